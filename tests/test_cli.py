@@ -1,0 +1,150 @@
+"""The `watcher` command as a user runs it: exit codes, messages and the JSON contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.feedgen import Entry, rss
+from tests.loopback import LoopbackServer, Response
+from watcher.cli import main
+
+KEYWORDS = "coworking\ntiers-lieux\n"
+
+
+def write_config(folder: Path, feeds: str, keywords: str = KEYWORDS) -> list[str]:
+    (folder / "feeds.yaml").write_text(feeds, encoding="utf-8")
+    (folder / "keywords.txt").write_text(keywords, encoding="utf-8")
+    return [
+        "--feeds",
+        str(folder / "feeds.yaml"),
+        "--keywords",
+        str(folder / "keywords.txt"),
+        "--db",
+        str(folder / "watch.db"),
+    ]
+
+
+def test_check_accepts_a_good_configuration(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/feed\n")
+    result = CliRunner().invoke(main, [*args, "check"])
+    assert result.exit_code == 0, result.output
+    assert "1 sources" in result.output and "2 queries" in result.output
+
+
+def test_check_on_a_bad_line_exits_2_names_file_and_line_and_writes_nothing(tmp_path: Path) -> None:
+    args = write_config(
+        tmp_path,
+        "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/feed\n",
+        keywords='coworking\n"tiers lieux\n',
+    )
+    for command in (["check"], ["poll", "--all"]):
+        result = CliRunner().invoke(main, [*args, *command])
+        assert result.exit_code == 2
+        assert "keywords.txt:2:" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "watch.db").exists()
+
+
+def test_check_on_a_missing_file_says_which(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--feeds", str(tmp_path / "nope.yaml"), "check"])
+    assert result.exit_code == 2
+    assert "nope.yaml: file not found" in result.output
+
+
+def test_poll_json_then_hits_json_follow_the_contract(server: LoopbackServer, tmp_path: Path) -> None:
+    server.route(
+        "/feed",
+        Response(
+            200,
+            {"Content-Type": "application/rss+xml"},
+            rss(
+                [
+                    Entry(
+                        "Un coworking ouvre à Sceaux",
+                        "https://news.example/a?utm_medium=rss",
+                        body="Le coworking <b>ouvre</b>.",
+                    ),
+                    Entry("Sans rapport", "https://news.example/b"),
+                ]
+            ),
+        ),
+    )
+    server.route("/down", Response(500, body=b"down"))
+    args = write_config(
+        tmp_path,
+        (
+            f"feeds:\n  - name: local\n    kind: rss\n    url: {server.url('/feed')}\n"
+            f"  - name: down\n    kind: rss\n    url: {server.url('/down')}\n"
+        ),
+    )
+    result = CliRunner().invoke(main, [*args, "poll", "--all", "--json"])
+    assert result.exit_code == 0, result.output
+    reports = {r["name"]: r for r in json.loads(result.stdout)}
+    assert reports["local"] == {"name": "local", "status": "ok", "new_hits": 1, "items": 2, "error": None}
+    assert reports["down"]["status"] == "error" and "500" in reports["down"]["error"]
+
+    result = CliRunner().invoke(main, [*args, "hits", "--since", "7d", "--json"])
+    assert result.exit_code == 0, result.output
+    [hit] = json.loads(result.stdout)
+    for field in [
+        "id",
+        "url",
+        "canonical_url",
+        "title",
+        "published",
+        "sources",
+        "keywords",
+        "score",
+        "score_breakdown",
+        "cluster",
+    ]:
+        assert field in hit
+    assert hit["url"] == "https://news.example/a?utm_medium=rss"
+    assert hit["canonical_url"] == "https://news.example/a"
+    assert hit["sources"] == ["local"] and hit["keywords"] == ["coworking"]
+    assert 0 < hit["score"] <= 100 and hit["score_breakdown"]
+    assert hit["published"].endswith("Z")
+
+    result = CliRunner().invoke(main, [*args, "hits", "--explain"])
+    assert "why: " in result.output and "title" in result.output
+
+    result = CliRunner().invoke(main, [*args, "hits", "--csv"])
+    assert result.output.splitlines()[0].startswith("id,score,published,title")
+
+
+def test_hits_on_an_empty_database_says_what_to_do(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds: []\n")
+    result = CliRunner().invoke(main, [*args, "hits"])
+    assert result.exit_code == 0
+    assert "watcher poll" in result.output
+
+
+def test_bad_since_is_a_usage_error(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds: []\n")
+    result = CliRunner().invoke(main, [*args, "hits", "--since", "soon"])
+    assert result.exit_code == 2
+    assert "not a duration" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["check"], ["poll"], ["hits"], ["run"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys; from watcher.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('httpx', 'feedparser', 'sqlite_utils', 'apprise', 'bs4') if m in sys.modules]\n"
+        "print('HEAVY:' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:"

@@ -1,0 +1,297 @@
+"""Load and validate feeds.yaml and keywords.txt into a Config; every error names file and line.
+
+keywords.txt: one query a line (syntax in query.py); `#` at the start of a line is a comment;
+a trailing ` ^2` gives the query a weight; a `[name]` line starts a group of queries (share of
+voice: the organisation's own name against its competitors).
+
+feeds.yaml: a `feeds:` list and an optional `settings:` mapping. String values may refer to
+`${ENV_VAR}`, read from the environment or from the credentials file named in the settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from watcher.errors import ConfigError, QuerySyntaxError
+from watcher.types import SOURCE_KINDS, Config, Query, Settings, SourceSpec
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_WEIGHT = re.compile(r"\s\^(\d+(?:\.\d+)?)\s*$")
+_GROUP = re.compile(r"^\[([^\]]+)\]$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FEED_KEYS = {"name", "kind", "url", "base_url", "interval", "weight", "tags", "enabled"}
+MIN_INTERVAL = 60  # seconds; polling faster than this gets throttled or banned
+
+
+def parse_duration(text: str | int | float) -> int:
+    """'90', '30m', '2h', '7d', '1w' -> seconds. Raises ValueError with a readable message."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int | float):
+        return int(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 7d, 1w)")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
+
+
+# --- keywords.txt -------------------------------------------------------------------------------
+
+
+def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
+    """Parse the text of keywords.txt. Raises ConfigError naming the line and column."""
+    from watcher.query import describe, parse_query
+
+    queries: list[Query] = []
+    seen: dict[str, int] = {}
+    group: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if g := _GROUP.match(line):
+            group = g.group(1).strip() or None
+            continue
+        weight = 1.0
+        if w := _WEIGHT.search(line):
+            weight = float(w.group(1))
+            line = line[: w.start()].rstrip()
+        try:
+            tree = parse_query(line)
+        except QuerySyntaxError as exc:
+            column = exc.column + (len(raw) - len(raw.lstrip()))
+            raise ConfigError(path, number, f"column {column}: {exc.problem} in {line!r}") from None
+        canonical = describe(tree)
+        if canonical in seen:
+            raise ConfigError(
+                path, number, f"{line!r} repeats the query of line {seen[canonical]} (same after normalisation)"
+            )
+        seen[canonical] = number
+        queries.append(Query(text=line, line=number, tree=tree, weight=weight, group=group))
+    return tuple(queries)
+
+
+# --- feeds.yaml ---------------------------------------------------------------------------------
+
+
+class _Doc:
+    """A YAML document with the line of every mapping value, for messages."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.path = path
+        try:
+            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+            raise ConfigError(path, line, f"invalid YAML: {problem}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(path, None, f"invalid YAML: {exc}") from None
+
+    def error(self, node: yaml.Node | None, problem: str) -> ConfigError:
+        return ConfigError(self.path, node.start_mark.line + 1 if node else None, problem)
+
+
+def _child(node: yaml.Node | None, key: str, want_key: bool = False) -> yaml.Node | None:
+    """The value node of `key` in a mapping node (or the key node itself), for its line."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return k if want_key else v  # type: ignore[no-any-return]
+    return None
+
+
+def _expand(value: Any, env: Mapping[str, str], doc: _Doc, node: yaml.Node | None) -> Any:
+    """Replace ${VAR} in strings, recursively; a missing variable is a config error."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in env:
+                raise doc.error(
+                    node,
+                    f"${{{name}}} is not set: export it, or put {name}=... in the credentials file",
+                )
+            return env[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, env, doc, node) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, env, doc, _child(node, k) or node) for k, v in value.items()}
+    return value
+
+
+def read_credentials(path: Path) -> dict[str, str]:
+    """A KEY=VALUE file (systemd EnvironmentFile style); blank lines and # comments allowed."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(path, number, "expected KEY=VALUE")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Settings:
+    if data is None:
+        return Settings()
+    if not isinstance(data, dict):
+        raise doc.error(node, "`settings` must be a mapping of names to values")
+    defaults = Settings()
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        where = _child(node, key)
+        if key in {"default_interval"}:
+            try:
+                known[key] = parse_duration(value)
+            except ValueError as exc:
+                raise doc.error(where, f"settings.{key}: {exc}") from None
+        elif key in {"timeout"}:
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise doc.error(where, f"settings.{key} must be a positive number of seconds")
+            known[key] = float(value)
+        elif key in {"max_body_bytes", "max_workers", "per_host", "cluster_days"}:
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise doc.error(where, f"settings.{key} must be a positive whole number")
+            known[key] = value
+        elif key in {"language", "region", "timezone", "contact"}:
+            if not isinstance(value, str):
+                raise doc.error(where, f"settings.{key} must be text")
+            known[key] = value
+        elif key == "credentials_file":
+            known[key] = str(base / str(value))
+        else:
+            extra[key] = value
+    if "timezone" in known:
+        try:
+            ZoneInfo(known["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise doc.error(
+                _child(node, "timezone"), f"unknown time zone {known['timezone']!r} (e.g. Europe/Paris)"
+            ) from None
+    return Settings(**{**defaults.__dict__, **known, "extra": extra})
+
+
+def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], settings: Settings) -> SourceSpec:
+    line = node.start_mark.line + 1
+    if not isinstance(data, dict):
+        raise doc.error(node, "each feed must be a mapping with at least `name` and `kind`")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise doc.error(node, "feed without a `name`")
+    kind = data.get("kind")
+    if kind not in SOURCE_KINDS:
+        raise doc.error(
+            _child(node, "kind") or node,
+            f"feed {name!r}: unknown kind {kind!r} (one of: {', '.join(SOURCE_KINDS)})",
+        )
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise doc.error(_child(node, "enabled"), f"feed {name!r}: `enabled` must be true or false")
+    # credentials are only needed for the feeds that will run
+    values = _expand(data, env, doc, node) if enabled else data
+    url = values.get("url")
+    if kind == "rss":
+        if not isinstance(url, str) or not url.strip():
+            raise doc.error(node, f"feed {name!r}: kind rss needs a `url`")
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise doc.error(_child(node, "url"), f"feed {name!r}: url must start with http:// or https://")
+    base_url = values.get("base_url")
+    if base_url is not None and (not isinstance(base_url, str) or not re.match(r"^https?://", base_url)):
+        raise doc.error(_child(node, "base_url"), f"feed {name!r}: base_url must start with http(s)://")
+    try:
+        interval = parse_duration(values.get("interval", settings.default_interval))
+    except ValueError as exc:
+        raise doc.error(_child(node, "interval"), f"feed {name!r}: interval: {exc}") from None
+    if interval < MIN_INTERVAL:
+        raise doc.error(_child(node, "interval"), f"feed {name!r}: interval {interval}s is below the minimum of 60s")
+    weight = values.get("weight", 1.0)
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+        raise doc.error(_child(node, "weight"), f"feed {name!r}: weight must be a number >= 0")
+    tags = values.get("tags", [])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise doc.error(_child(node, "tags"), f"feed {name!r}: tags must be a list of words")
+    options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
+    return SourceSpec(
+        name=name.strip(),
+        kind=kind,
+        url=url.strip() if isinstance(url, str) else None,
+        base_url=base_url.rstrip("/") if isinstance(base_url, str) else None,
+        interval=interval,
+        weight=float(weight),
+        tags=tuple(tags),
+        enabled=enabled,
+        options=options,
+        line=line,
+    )
+
+
+def parse_feeds(
+    text: str, path: str = "feeds.yaml", env: Mapping[str, str] | None = None, base: Path | None = None
+) -> tuple[tuple[SourceSpec, ...], Settings]:
+    """Parse the text of feeds.yaml. Raises ConfigError naming the line."""
+    doc = _Doc(text, path)
+    data, root = doc.data, doc.node
+    if data is None:
+        raise ConfigError(path, None, "the file is empty: it needs a `feeds:` list")
+    if not isinstance(data, dict):
+        raise doc.error(root, "the top level must be a mapping with a `feeds:` list")
+    unknown = set(data) - {"feeds", "settings"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise doc.error(_child(root, key, want_key=True), f"unknown top-level key {key!r} (expected `feeds` and `settings`)")
+    settings = _settings(doc, _child(root, "settings"), data.get("settings"), base or Path("."))
+    environment = dict(env if env is not None else os.environ)
+    if settings.credentials_file:
+        cred = Path(settings.credentials_file)
+        if cred.exists():
+            environment = {**read_credentials(cred), **environment}
+    feeds_node = _child(root, "feeds")
+    feeds_data = data.get("feeds")
+    if feeds_data is None:
+        feeds_data = []
+    if not isinstance(feeds_data, list) or not isinstance(feeds_node, yaml.SequenceNode | None):
+        raise doc.error(feeds_node, "`feeds` must be a list of feeds (each line starting with `- `)")
+    specs: list[SourceSpec] = []
+    names: dict[str, int] = {}
+    for item_node, item in zip(feeds_node.value if feeds_node else [], feeds_data, strict=True):
+        spec = _feed(doc, item_node, item, environment, settings)
+        if spec.name in names:
+            raise doc.error(item_node, f"feed name {spec.name!r} is already used on line {names[spec.name]}")
+        names[spec.name] = spec.line
+        specs.append(spec)
+    return tuple(specs), settings
+
+
+def load_config(feeds_path: Path, keywords_path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate both files; nothing is written anywhere."""
+    texts: list[str] = []
+    for path in (feeds_path, keywords_path):
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(path, None, "file not found (use --feeds / --keywords to name it)") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
+    feeds, settings = parse_feeds(texts[0], str(feeds_path), env, feeds_path.parent)
+    queries = parse_keywords(texts[1], str(keywords_path))
+    return Config(feeds, queries, settings, feeds_path, keywords_path)

@@ -1,0 +1,88 @@
+"""Every error watcher raises, in one tree. Third-party errors are translated at one boundary each.
+
+WatcherError
+├── ConfigError          feeds.yaml / keywords.txt: file, line, problem
+│   └── QuerySyntaxError a keywords.txt query that does not parse: column
+├── FetchError           fetch.py: transport and HTTP failures of one request
+│   ├── FetchTimeout     the total deadline passed (slow drip, no answer)
+│   ├── BodyTooLarge     the decoded body passed the cap (100 MB body, gzip bomb)
+│   ├── TooManyRedirects a redirect loop
+│   ├── ConnectFailed    DNS, refused, TLS
+│   └── HTTPStatusError  4xx/5xx; carries status and retry_after
+├── ParseError           sources/*: an answer that is not what the source gives
+│   └── NotAFeed         an HTML page or other non-feed; names advertised feed links
+├── StoreError           store.py: the database cannot be read or written
+└── DeliveryError        notify.py: a target refused a message
+"""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Root of every error watcher raises on purpose."""
+
+
+class ConfigError(WatcherError):
+    def __init__(self, path: object, line: int | None, problem: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class QuerySyntaxError(WatcherError):
+    """A query that does not parse; `column` is 1-based."""
+
+    def __init__(self, query: str, column: int, problem: str) -> None:
+        self.query = query
+        self.column = column
+        self.problem = problem
+        super().__init__(f"column {column}: {problem}")
+
+
+class FetchError(WatcherError):
+    """A request that did not give a usable answer."""
+
+
+class FetchTimeout(FetchError):
+    pass
+
+
+class BodyTooLarge(FetchError):
+    pass
+
+
+class TooManyRedirects(FetchError):
+    pass
+
+
+class ConnectFailed(FetchError):
+    pass
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        self.status = status
+        self.retry_after = retry_after  # seconds from now, when the server said
+        super().__init__(message)
+
+
+class ParseError(WatcherError):
+    """An answer a source adapter cannot read."""
+
+
+class NotAFeed(ParseError):
+    def __init__(self, message: str, feed_links: tuple[str, ...] = ()) -> None:
+        self.feed_links = feed_links
+        if feed_links:
+            message = f"{message}; the page advertises: {', '.join(feed_links)}"
+        super().__init__(message)
+
+
+class StoreError(WatcherError):
+    pass
+
+
+class DeliveryError(WatcherError):
+    pass

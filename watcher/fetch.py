@@ -1,0 +1,571 @@
+"""HTTP for every source: the one module that imports httpx.
+
+A `Fetcher` turns a `FetchRequest` into a `Fetched` or raises a `FetchError`. It owns what every
+request needs whatever the source: a total deadline, a cap on the decoded body, redirects followed
+by hand (to learn permanent moves), per-host politeness, and error messages a user can act on that
+never show a credential. One shared `httpx.Client` serves many threads (poll.py uses a thread pool).
+
+Conditional GET stays with the caller: `validators()` reads a response's validators and
+`conditional_headers()` turns stored ones back into request headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http
+import importlib.metadata
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import httpcore
+import httpx
+
+from watcher.errors import (
+    BodyTooLarge,
+    ConnectFailed,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    TooManyRedirects,
+)
+from watcher.types import Fetched, FetchRequest
+
+PROJECT_URL = "https://github.com/watcher-veille/watcher"
+
+# Only what we can inflate with a bounded output size (see _inflate); br and zstd bodies would be
+# decoded by httpx in one unbounded step.
+ACCEPT_ENCODING = "gzip, deflate"
+
+_PERMANENT = frozenset({301, 308})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_PIECE = 64 * 1024  # largest decoded piece held at once
+_ERROR_BODY_CAP = 64 * 1024  # error bodies are kept for adapters (e.g. an API's error JSON)
+# Query parameters whose values never appear in a message, even for a request not marked secret.
+_SECRET_PARAMS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "secret", "client_secret", "password", "sig"}
+)
+
+
+def default_user_agent(contact: str = "") -> str:
+    """An honest User-Agent: the program, its version, where to read about it, and who runs it."""
+    try:
+        version = importlib.metadata.version("watcher")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0"
+    return (
+        f"watcher/{version} (+{PROJECT_URL}; {contact})" if contact else f"watcher/{version} (+{PROJECT_URL})"
+    )
+
+
+def validators(fetched: Fetched) -> dict[str, str]:
+    """The response's cache validators, verbatim: keys "etag" and "last_modified", each only if sent."""
+    found = {"etag": fetched.headers.get("etag"), "last_modified": fetched.headers.get("last-modified")}
+    return {name: value for name, value in found.items() if value}
+
+
+def conditional_headers(stored: Mapping[str, str]) -> dict[str, str]:
+    """The request headers that ask "only if changed", from what `validators()` returned."""
+    headers = {}
+    if stored.get("etag"):
+        headers["If-None-Match"] = stored["etag"]
+    if stored.get("last_modified"):
+        headers["If-Modified-Since"] = stored["last_modified"]
+    return headers
+
+
+def parse_retry_after(value: str, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After value (delay-seconds or an HTTP date); None if unreadable."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if seconds == seconds else None  # NaN is not a delay
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max((_aware(when) - _aware(now)).total_seconds(), 0.0)
+
+
+def rate_limit_reset(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds until a rate-limit window resets, from the headers the social APIs send on a 429.
+
+    Reddit's X-Ratelimit-Reset counts seconds, Bluesky's RateLimit-Reset is a Unix time and
+    Mastodon's X-RateLimit-Reset an ISO 8601 time; a number this large can only be a Unix time.
+    """
+    value = (headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset") or "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return max((_aware(when) - _aware(now)).total_seconds(), 0.0)
+    if number != number:
+        return None
+    if number > 1_000_000_000:
+        return max(number - _aware(now).timestamp(), 0.0)
+    return max(number, 0.0)
+
+
+class FetchStatusError(HTTPStatusError):
+    """An HTTPStatusError that also keeps what the server answered, for adapters and rate limits.
+
+    `headers` has lower-case names; `body` is at most the first 64 KiB, decoded. Neither is ever part
+    of the message.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        url: str = "",
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(status, message, retry_after)
+        self.url = url
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.body = body
+
+
+class Fetcher:
+    """Makes FetchRequests over one shared, thread-safe httpx.Client.
+
+    `timeout` is a total deadline per request: connect, TLS, every read and every redirect hop.
+    `max_body_bytes` caps the decoded body. At most `per_host` requests run at once against one
+    host; the deadline starts once the first slot is taken, so queueing behind a busy host is not
+    counted against the server.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        timeout: float,
+        max_body_bytes: int,
+        per_host: int = 2,
+        max_redirects: int = 5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if timeout <= 0 or max_body_bytes <= 0 or per_host < 1 or max_redirects < 0:
+            raise ValueError("timeout, max_body_bytes and per_host must be positive, max_redirects >= 0")
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self.per_host = per_host
+        self.max_redirects = max_redirects
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=30.0)
+        self._client = httpx.Client(
+            transport=transport if transport is not None else _DeadlineTransport(limits),
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            # Stateless like a feed reader: no cookie from one source or poll reaches another.
+            cookies=_no_cookies(),
+            follow_redirects=False,
+            timeout=timeout,
+        )
+        self._hosts: dict[str, threading.BoundedSemaphore] = {}
+        self._hosts_lock = threading.Lock()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch(self, req: FetchRequest) -> Fetched:
+        """Make one request. 2xx and 304 come back as a Fetched; everything else raises FetchError."""
+        shown = _show_url(req.url, req.secret)
+        try:
+            request = self._client.build_request(
+                req.method,
+                req.url,
+                headers=dict(req.headers),
+                params=dict(req.params) or None,
+                data=dict(req.data) if req.data is not None else None,
+                json=req.json,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise FetchError(f"cannot make a request to {shown}: {_reason(exc, req)}") from None
+
+        deadline: float | None = None
+        start = 0.0
+        permanent_url: str | None = None
+        moved_for_good = True  # only an unbroken chain of 301/308 is a permanent move
+        try:
+            for _hop in range(self.max_redirects + 1):
+                shown = _show_url(str(request.url), req.secret)
+                with self._host_slot(request.url, deadline, shown):
+                    if deadline is None:
+                        start = time.monotonic()
+                        deadline = start + self.timeout
+                    _deadline.value = deadline
+                    request.extensions = {**request.extensions, "timeout": _timeouts(deadline, shown)}
+                    response = self._client.send(request, stream=True, follow_redirects=False)
+                    try:
+                        if response.has_redirect_location and response.next_request is not None:
+                            next_request = response.next_request
+                            if response.status_code in _PERMANENT and moved_for_good:
+                                permanent_url = str(next_request.url)
+                            else:
+                                moved_for_good = False
+                            request = next_request
+                            continue
+                        return self._answer(req, response, shown, deadline, start, permanent_url)
+                    finally:
+                        response.close()
+            raise TooManyRedirects(
+                f"more than {self.max_redirects} redirects from {_show_url(req.url, req.secret)}"
+            )
+        except httpx.TimeoutException:
+            raise FetchTimeout(f"no complete answer from {shown} within {self.timeout:g} s") from None
+        except (httpx.ConnectError, httpx.ProxyError) as exc:
+            raise ConnectFailed(f"cannot connect to {shown}: {_reason(exc, req)}") from None
+        except httpx.NetworkError as exc:
+            raise ConnectFailed(f"connection to {shown} broke: {_reason(exc, req)}") from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise FetchError(f"bad answer from {shown}: {_reason(exc, req)}") from None
+        finally:
+            _deadline.value = None
+
+    def _answer(
+        self,
+        req: FetchRequest,
+        response: httpx.Response,
+        shown: str,
+        deadline: float,
+        start: float,
+        permanent_url: str | None,
+    ) -> Fetched:
+        status = response.status_code
+        headers = dict(response.headers.items())
+        if not (200 <= status < 300 or status == 304):
+            raise self._status_error(req, response, shown, deadline)
+        # A 304 or HEAD answer has no body whatever its Content-Length says; reading the empty
+        # body still lets the connection go back to the pool.
+        bodiless = status in (204, 304) or req.method.upper() == "HEAD"
+        body = self._read_body(response, shown, deadline, self.max_body_bytes, strict=not bodiless)
+        return Fetched(
+            request=req,
+            url=str(response.url),
+            status=status,
+            headers=headers,
+            body=body,
+            permanent_url=permanent_url,
+            elapsed=time.monotonic() - start,
+        )
+
+    def _status_error(
+        self, req: FetchRequest, response: httpx.Response, shown: str, deadline: float
+    ) -> FetchStatusError:
+        status = response.status_code
+        headers = dict(response.headers.items())
+        try:
+            body = self._read_body(response, shown, deadline, _ERROR_BODY_CAP, strict=False)
+        except (FetchError, httpx.HTTPError, httpx.StreamError):
+            body = b""  # the status says more than a body we could not read
+        retry_after = None
+        if status in _RETRY_AFTER_STATUSES:
+            now = datetime.now(UTC)
+            if headers.get("retry-after"):
+                retry_after = parse_retry_after(headers["retry-after"], now)
+            if retry_after is None and status == 429:
+                retry_after = rate_limit_reset(headers, now)
+        return FetchStatusError(
+            status,
+            _status_message(status, shown, retry_after),
+            retry_after,
+            url=str(response.url),
+            headers=headers,
+            body=body,
+        )
+
+    def _read_body(
+        self, response: httpx.Response, shown: str, deadline: float, cap: int, *, strict: bool
+    ) -> bytes:
+        """The decoded body, read piece by piece against the deadline and the cap.
+
+        With `strict`, passing the cap raises BodyTooLarge; otherwise the body is cut at the cap.
+        """
+        length = response.headers.get("content-length", "")
+        if strict and length.isdigit() and int(length) > cap:
+            raise BodyTooLarge(f"body from {shown} is {int(length)} bytes, above the cap of {cap}")
+        codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        pieces: Iterable[bytes]
+        if all(c in ("gzip", "x-gzip", "deflate") for c in codings):
+            pieces = response.iter_raw()
+            for coding in reversed(codings):  # the last coding listed was applied last
+                pieces = _inflate(pieces, coding, shown)
+        else:
+            pieces = response.iter_bytes()  # a coding we did not ask for: httpx decodes it
+        parts: list[bytes] = []
+        size = 0
+        for piece in pieces:
+            size += len(piece)
+            if size > cap:
+                if strict:
+                    raise BodyTooLarge(f"body from {shown} passed the cap of {cap} bytes (decoded)")
+                parts.append(piece[: cap - (size - len(piece))])
+                break
+            parts.append(piece)
+            if time.monotonic() > deadline:
+                raise FetchTimeout(f"no complete answer from {shown} within {self.timeout:g} s")
+        return b"".join(parts)
+
+    def _host_slot(self, url: httpx.URL, deadline: float | None, shown: str) -> _Slot:
+        key = f"{url.scheme}://{url.host}:{url.port or ''}"
+        with self._hosts_lock:
+            sem = self._hosts.get(key)
+            if sem is None:
+                sem = self._hosts[key] = threading.BoundedSemaphore(self.per_host)
+        return _Slot(sem, deadline, f"no free slot for {shown} within {self.timeout:g} s")
+
+
+class _Slot:
+    """Holds one of a host's `per_host` slots; waits no longer than the deadline (if one runs)."""
+
+    def __init__(self, sem: threading.BoundedSemaphore, deadline: float | None, message: str) -> None:
+        self._sem = sem
+        self._deadline = deadline
+        self._message = message
+
+    def __enter__(self) -> None:
+        wait = None if self._deadline is None else max(self._deadline - time.monotonic(), 0.0)
+        if not self._sem.acquire(timeout=wait):
+            raise FetchTimeout(self._message)
+
+    def __exit__(self, *exc: object) -> None:
+        self._sem.release()
+
+
+def _inflate(chunks: Iterable[bytes], coding: str, shown: str) -> Iterator[bytes]:
+    """Undo gzip or deflate, never holding more than _PIECE decoded bytes: a gzip bomb stays small.
+
+    httpx's own decoders inflate each network read whole (one 64 KiB read of zeros is 64 MB), so
+    the body is read raw and inflated here with a bounded `max_length`.
+    """
+    gzip = coding in ("gzip", "x-gzip")
+    # deflate is meant to be zlib-wrapped, but some servers send it raw; try wrapped first.
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+    first = True
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                try:
+                    out = decoder.decompress(data, _PIECE)
+                except zlib.error:
+                    if gzip or not first:
+                        raise
+                    decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                    out = decoder.decompress(data, _PIECE)
+                first = False
+                if out:
+                    yield out
+                if decoder.unconsumed_tail:
+                    data = decoder.unconsumed_tail
+                elif decoder.eof and decoder.unused_data and gzip:
+                    # a multi-member gzip file: the next member starts after this one
+                    data = decoder.unused_data
+                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    data = b""
+        rest = decoder.flush()
+        if rest:
+            yield rest
+    except zlib.error as exc:
+        raise FetchError(f"cannot decode the {coding} body from {shown}: {exc}") from None
+
+
+def _status_message(status: int, shown: str, retry_after: float | None) -> str:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    what = f"HTTP {status} {phrase}".rstrip() + f" from {shown}"
+    if status == 410:
+        message = f"gone: the server says this feed was removed ({what})"
+    elif status in (401, 403):
+        message = f"access refused (login required or blocked): {what}"
+    elif status == 429:
+        message = f"rate limited: {what}"
+    elif status == 503:
+        message = f"server unavailable: {what}"
+    elif status >= 500:
+        message = f"server error: {what}"
+    elif 300 <= status < 400:
+        message = f"redirect without a usable Location: {what}"
+    else:
+        message = what
+    if retry_after is not None:
+        message += f"; retry after {retry_after:.0f} s"
+    return message
+
+
+def _show_url(url: str, secret: bool) -> str:
+    """The URL as a message may show it: no user:password, and for a secret request no query."""
+    try:
+        parsed = httpx.URL(url)
+        bare = parsed.copy_with(username=None, password=None, query=None, fragment=None)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<invalid URL>"
+    if secret or not parsed.query:
+        return str(bare)
+    params = [
+        (name, "***" if name.lower() in _SECRET_PARAMS else value)
+        for name, value in parsed.params.multi_items()
+    ]
+    return str(bare.copy_with(params=params))
+
+
+def _reason(exc: BaseException, req: FetchRequest) -> str:
+    """What went wrong, in the library's words, unless the request is secret (it may quote the URL)."""
+    text = str(exc).strip() or type(exc).__name__
+    if req.secret and (req.url in text or "://" in text or "?" in text):
+        return type(exc).__name__
+    return text
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _no_cookies() -> httpx.Cookies:
+    from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+
+
+# --- the total deadline --------------------------------------------------------------------------
+#
+# httpx timeouts bound each socket operation, not the request: a server that drips one byte a second,
+# in the headers or in the body, never trips them. The fetching thread records its deadline here and
+# the network backend below cuts every connect, read and write to the time that is left.
+
+
+class _DeadlineLocal(threading.local):
+    value: float | None = None
+
+
+_deadline = _DeadlineLocal()
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = _deadline.value
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the total deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _timeouts(deadline: float, shown: str) -> dict[str, float]:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpx.TimeoutException(f"deadline passed before {shown}")
+    return httpx.Timeout(left).as_dict()  # type: ignore[return-value]
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+_SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[_SocketOption] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[_SocketOption] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport with the deadline backend underneath.
+
+    httpx does not take a network backend, so the pool it built is replaced by an identical one that
+    has ours (httpx is pinned to 0.28, whose transport keeps its pool in `_pool`).
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+__all__ = [
+    "ACCEPT_ENCODING",
+    "FetchStatusError",
+    "Fetcher",
+    "conditional_headers",
+    "default_user_agent",
+    "parse_retry_after",
+    "rate_limit_reset",
+    "validators",
+]

@@ -1,0 +1,211 @@
+"""RawItem -> Item: HTML to plain text, redirect unwrapping, canonical URLs (the dedupe key), UTC dates.
+
+Pure: no clock, no network. The time an item was first seen comes in as `seen_at`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit, urlunsplit
+
+from bs4 import BeautifulSoup, CData, Tag
+from bs4.element import NavigableString, PageElement, PreformattedString
+
+from watcher.types import Item, RawItem
+
+# Their text is never meant to be read.
+_DROPPED_TAGS = frozenset(("script", "style", "noscript", "template"))
+
+# Elements whose edges separate words: without a break, "<p>one</p><p>two</p>" reads "onetwo".
+_BLOCK_TAGS = frozenset(
+    """
+    address article aside blockquote br caption dd details dialog div dl dt fieldset figcaption figure
+    footer form h1 h2 h3 h4 h5 h6 header hgroup hr li main nav ol p pre section summary table tbody td
+    tfoot th thead tr ul
+    """.split()  # noqa: SIM905
+)
+
+# Google Alerts snippets end in "&nbsp;...": a cut, shown as a single ellipsis.
+_TRAILING_CUT = re.compile(r"\s*\xa0(?:\.\.\.|…)\s*$")
+
+_GOOGLE_HOST = re.compile(r"^(?:www\.)?google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
+
+# Query parameters that identify a click or a campaign, never the page.
+_TRACKING_PARAMS = frozenset(
+    """
+    fbclid gclid gclsrc dclid gbraid wbraid msclkid igshid yclid twclid ttclid li_fat_id epik srsltid
+    _hsenc _hsmi __hssc __hstc __hsfp hsctatracking mkt_tok ref_src ref_url _ga _gl
+    xtor at_medium at_campaign at_source at_term at_content at_format at_link at_send_date
+    oly_anon_id oly_enc_id vero_id vero_conv wickedid rb_clickid s_kwcid ncid cmpid
+    __twitter_impression
+    """.split()  # noqa: SIM905
+)
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "mtm_", "hsa_", "matomo_", "piwik_")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Feeds with a bad clock may date entries in the future; beyond this slack the time is not believed.
+_FUTURE_SLACK = timedelta(days=1)
+
+
+def _soup_text(soup: BeautifulSoup) -> str:
+    # One walk with an explicit stack: no recursion limit on deep markup, and about twice as
+    # fast as decomposing dropped tags and inserting breaks before get_text().
+    out: list[str] = []
+    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(soup.contents), False)]
+    while stack:
+        children, block = stack[-1]
+        node = next(children, None)
+        if node is None:
+            stack.pop()
+            if block:
+                out.append("\n")
+        elif isinstance(node, Tag):
+            if node.name in _DROPPED_TAGS:
+                continue
+            block = node.name in _BLOCK_TAGS
+            if block:
+                out.append("\n")
+            stack.append((iter(node.contents), block))
+        elif isinstance(node, NavigableString) and (
+            not isinstance(node, PreformattedString) or isinstance(node, CData)
+        ):
+            # Comments, doctypes and processing instructions are PreformattedStrings; CDATA is text.
+            out.append(node)
+    return "".join(out)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, on one line.
+
+    Scripts, styles, noscript and comments go; link text stays (Mastodon's
+    `<span class="invisible">` parts included, so a shortened link reads whole); block
+    elements and `<br>` separate words. Entities are decoded once more after the tags are
+    stripped, because some feeds (Google Alerts) escape their HTML twice. A trailing
+    "&nbsp;..." cut becomes "…". Whitespace runs collapse to one space.
+    """
+    if "<" not in fragment and "&" not in fragment:
+        return " ".join(fragment.split())
+    text = html.unescape(_soup_text(BeautifulSoup(fragment, "lxml")))
+    text = _TRAILING_CUT.sub("…", text)
+    return " ".join(text.split())
+
+
+def unwrap_redirect(url: str) -> str:
+    """The real URL behind a Google redirect (`https://www.google.*/url?url=...` or `?q=...`).
+
+    Any other URL, or a redirect that does not hold an http(s) URL, comes back unchanged.
+    """
+    if "google." not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = (parts.hostname or "").rstrip(".")
+    if parts.path != "/url" or not _GOOGLE_HOST.match(host):
+        return url
+    params = parse_qs(parts.query)
+    for name in ("url", "q"):
+        for value in params.get(name, ()):
+            if value.startswith(("http://", "https://")):
+                return value
+    return url
+
+
+def _is_tracking(name: str) -> bool:
+    key = unquote_plus(name).lower()
+    return key in _TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """The key under which two links to the same page meet.
+
+    Unwraps a Google redirect; lower-cases scheme and host; drops the default port, the
+    fragment and tracking parameters (utm_*, fbclid, gclid, mc_*, xtor, ...); keeps the other
+    parameters as written and in their order; an empty path becomes "/". http and https stay
+    distinct: whether a site serves both the same is not ours to guess.
+    """
+    url = unwrap_redirect(url.strip())
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    netloc = parts.netloc
+    if parts.hostname is not None:
+        host = parts.hostname.rstrip(".")  # already lower-cased by urlsplit
+        if ":" in host:
+            host = f"[{host}]"
+        userinfo = netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{host}" if userinfo else host
+        if port is not None and port != _DEFAULT_PORTS.get(scheme):
+            netloc = f"{netloc}:{port}"
+    path = parts.path or ("/" if netloc else "")
+    query = parts.query
+    if query:
+        # Split by hand rather than parse and re-encode, so kept parameters stay byte for byte.
+        query = "&".join(p for p in query.split("&") if p and not _is_tracking(p.partition("=")[0]))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _title_from_url(url: str) -> str:
+    """A readable stand-in title: the host, and the last path segment's words when it has some."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    host = (parts.hostname or "").removeprefix("www.")
+    segment = next((s for s in reversed(parts.path.split("/")) if s), "")
+    slug = unquote(segment).rsplit(".", 1)[0] if "." in segment else unquote(segment)
+    words = " ".join(re.split(r"[-_+\s]+", slug)).strip()
+    if host and words:
+        return f"{host}: {words}"
+    return host or words or url
+
+
+def _to_utc(moment: datetime) -> datetime:
+    # A naive time is taken as UTC: feeds that omit the zone mostly mean it.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
+    """The Item for one RawItem of the source named `source`, first seen at `seen_at`.
+
+    `published` is in UTC: the source's date, or `seen_at` when it gives none or dates the
+    item more than a day after `seen_at`. An item with neither title nor text gets a title
+    made from its URL.
+    """
+    seen = _to_utc(seen_at)
+    title = html_to_text(raw.title)
+    text = html_to_text(raw.content)
+    url = unwrap_redirect(raw.link.strip())
+    if raw.published is None:
+        published = seen
+    else:
+        published = _to_utc(raw.published)
+        if published > seen + _FUTURE_SLACK:
+            published = seen
+    if not title and not text:
+        title = _title_from_url(url)
+    return Item(
+        source=source,
+        key=raw.key,
+        url=url,
+        canonical_url=canonical_url(url),
+        title=title,
+        text=text,
+        published=published,
+        author=raw.author,
+        publisher=raw.publisher,
+        language=raw.language,
+        engagement=dict(raw.engagement),
+        no_reuse=raw.no_reuse,
+        global_id=raw.global_id,
+    )

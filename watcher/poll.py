@@ -1,0 +1,174 @@
+"""One poll cycle: the stages wired together, one source at a time per worker thread.
+
+    plan -> fetch -> parse (-> next pages) -> normalise     in a worker thread, per source
+    match -> score -> store                                 in the calling thread, as results arrive
+
+A source's failure is a value (SourceResult with status "error"), never an exception that
+stops the others. Each source's results are stored in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from watcher import schedule
+from watcher.errors import FetchError, HTTPStatusError, ParseError, WatcherError
+from watcher.fetch import Fetcher
+from watcher.match import Matcher, compile_queries
+from watcher.normalise import normalise
+from watcher.score import score
+from watcher.sources import adapter
+from watcher.store import Store
+from watcher.types import Config, FetchRequest, Hit, Item, RawItem, SourceResult, SourceSpec, SourceState
+
+log = logging.getLogger("watcher.poll")
+
+MAX_REQUESTS_PER_POLL = 50  # pages and follow-ups of one source in one poll
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """One line of `watcher poll`: what happened to one source."""
+
+    name: str
+    status: str  # ok, not_modified, error
+    new_hits: int
+    items: int
+    error: str | None
+    hit_ids: tuple[int, ...] = ()
+
+
+def fetch_source(
+    spec: SourceSpec, state: SourceState | None, config: Config, fetcher: Fetcher, now: datetime
+) -> SourceResult:
+    """Plan, fetch, parse and normalise one source. Never raises for the source's own faults."""
+    cursor = dict(state.cursor) if state else {}
+    try:
+        source = adapter(spec.kind)
+        pending: list[FetchRequest] = source.plan(spec, cursor, config.queries, config.settings)
+        raw_items: list[RawItem] = []
+        statuses: set[int] = set()
+        moved: str | None = None
+        done = 0
+        while pending:
+            if done >= MAX_REQUESTS_PER_POLL:
+                log.warning("%s: stopped after %d requests in one poll", spec.name, done)
+                break
+            request = pending.pop(0)
+            fetched = fetcher.fetch(request)
+            done += 1
+            statuses.add(fetched.status)
+            if fetched.permanent_url and request.url in (spec.url, None):
+                moved = fetched.permanent_url
+            parsed = source.parse(spec, fetched, cursor)
+            if parsed.cursor is not None:
+                cursor = dict(parsed.cursor)
+            raw_items.extend(parsed.items)
+            pending.extend(parsed.next)
+    except HTTPStatusError as exc:
+        return SourceResult(
+            spec,
+            "error",
+            error=str(exc),
+            retry_after=exc.retry_after,
+            gone=exc.status == 410,
+            auth_problem=exc.status in (401, 403),
+        )
+    except (FetchError, ParseError) as exc:
+        return SourceResult(spec, "error", error=str(exc))
+    except WatcherError as exc:
+        return SourceResult(spec, "error", error=str(exc))
+    except Exception as exc:  # a bug in an adapter must not stop the other sources
+        log.exception("%s: unexpected error", spec.name)
+        return SourceResult(spec, "error", error=f"internal error: {type(exc).__name__}: {exc}")
+    items: list[Item] = []
+    seen: set[str] = set()
+    for raw in raw_items:
+        if raw.key in seen:  # the same entry twice in one answer (feeds do that)
+            continue
+        seen.add(raw.key)
+        try:
+            items.append(normalise(raw, source=spec.name, seen_at=now))
+        except Exception as exc:  # one bad entry costs that entry, not the feed
+            log.warning("%s: skipped an entry (%s: %s)", spec.name, type(exc).__name__, exc)
+    status = "not_modified" if statuses == {304} else "ok"
+    return SourceResult(spec, status, items=tuple(items), cursor=cursor, permanent_url=moved)
+
+
+def score_items(matcher: Matcher, items: Sequence[Item], source_weight: float, now: datetime) -> list[Hit]:
+    """Match and score every item; non-matching items are kept too, with score 0."""
+    hits = []
+    for item in items:
+        matches = tuple(matcher.match(item.title, item.text))
+        value, breakdown = score(item, matches, source_weight=source_weight, now=now) if matches else (0, {})
+        hits.append(Hit(item, matches, value, breakdown))
+    return hits
+
+
+def run_poll(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    *,
+    everything: bool = False,
+    names: Sequence[str] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_result: Callable[[PollReport], None] | None = None,
+    rand: Callable[[], float] = random.random,
+    stop: Callable[[], bool] = lambda: False,
+) -> list[PollReport]:
+    """Poll the due sources (all enabled ones with `everything`, or just `names`) and store the results."""
+    now = clock()
+    states = store.states()
+    specs = [f for f in config.feeds if f.name in names] if names else config.feeds
+    todo = schedule.due(specs, states, now, everything=everything or bool(names))
+    matcher = compile_queries(config.queries)
+    reports: list[PollReport] = []
+    if not todo:
+        return reports
+    with ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo))) as pool:
+        futures = [pool.submit(fetch_source, spec, states.get(spec.name), config, fetcher, now) for spec in todo]
+        for future in as_completed(futures):
+            result = future.result()
+            state = states.get(result.spec.name)
+            report = _store_result(store, matcher, result, state, config, clock(), rand())
+            reports.append(report)
+            if on_result:
+                on_result(report)
+            if stop():  # a stop signal: store nothing more, let running fetches end by their deadline
+                for f in futures:
+                    f.cancel()
+                break
+    return reports
+
+
+def _store_result(
+    store: Store,
+    matcher: Matcher,
+    result: SourceResult,
+    state: SourceState | None,
+    config: Config,
+    now: datetime,
+    unit: float,
+) -> PollReport:
+    spec = result.spec
+    failures = (state.failures + 1 if state else 1) if result.status == "error" else 0
+    hits = score_items(matcher, result.items, spec.weight, now)
+    saved = store.save_source(
+        result,
+        hits,
+        now=now,
+        next_poll=schedule.next_poll(spec, failures, result, now, unit),
+        failures=failures,
+        cluster_days=config.settings.cluster_days,
+    )
+    if result.status == "error":
+        log.warning("%s: error: %s", spec.name, result.error)
+    else:
+        log.info("%s: %s, %d items, %d new hits", spec.name, result.status, len(result.items), saved.new_hits)
+    return PollReport(spec.name, result.status, saved.new_hits, len(result.items), result.error, saved.hit_ids)

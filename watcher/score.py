@@ -1,0 +1,158 @@
+"""The score of a matched item (0..100), its breakdown, and the breakdown in words.
+
+Pure: the current time comes in as `now`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from watcher.types import Item, QueryMatch
+
+TITLE_POINTS = 40.0
+BODY_POINTS = 20.0
+EXTRA_QUERY_POINTS = 10.0
+EXTRA_QUERIES_CAP = 20.0
+FRESHNESS_POINTS = 20.0
+FRESH_DAYS = 1.0  # full points up to this age
+HALF_LIFE_DAYS = 2.0  # past FRESH_DAYS, points halve every HALF_LIFE_DAYS: half at 3 days
+STALE_DAYS = 14.0  # nothing from this age on
+ENGAGEMENT_POINTS = 15.0
+ENGAGEMENT_PER_DECADE = 5.0  # 9 interactions: 5 points, 99: 10, 999 and more: 15
+
+# Weights of each engagement count; a repost spreads the item, so it counts twice.
+_ENGAGEMENT_WEIGHTS = {"likes": 1, "reposts": 2, "replies": 1, "points": 1, "comments": 1}
+
+_PARTS_ORDER = ("title", "body", "queries", "freshness", "engagement", "weight")
+
+
+def _freshness(age_days: float) -> float:
+    if age_days <= FRESH_DAYS:
+        return FRESHNESS_POINTS
+    if age_days >= STALE_DAYS:
+        return 0.0
+    return FRESHNESS_POINTS * math.pow(0.5, (age_days - FRESH_DAYS) / HALF_LIFE_DAYS)
+
+
+def score(
+    item: Item, matches: Sequence[QueryMatch], *, source_weight: float, now: datetime
+) -> tuple[int, dict[str, float]]:
+    """The score of `item` (0..100) and its breakdown; `(0, {})` when nothing matched.
+
+    Score-adding keys (plain names; they add up to the score before it is clamped to 0..100
+    and rounded):
+
+    - "title": 40 when a query matched in the title, else "body": 20.
+    - "queries": 10 per distinct query beyond the first, at most 20.
+    - "freshness": 20 up to one day old, then halving every two days (10 at 3 days,
+      5 at 5 days), 0 from 14 days on; an item dated in the future counts as fresh.
+    - "engagement": 5 * log10(1 + n), at most 15, where
+      n = likes + 2 * reposts + replies + points + comments: 9 gives 5, 99 gives 10,
+      999 gives the full 15, so one viral post does not drown the rest.
+    - "weight": with m = (largest weight among the matched queries) * source_weight, the
+      sum of the parts above is multiplied by m; this key holds the points that added or
+      removed (sum * (m - 1)). Absent when m is 1.
+
+    Informational keys start with "_" and add nothing: "_queries" (distinct queries matched),
+    "_age_hours", "_interactions" (n above), "_query_weight", "_source_weight".
+    Points are rounded to one decimal.
+    """
+    if not matches:
+        return 0, {}
+    parts: dict[str, float] = {}
+    if any(m.in_title for m in matches):
+        parts["title"] = TITLE_POINTS
+    else:
+        parts["body"] = BODY_POINTS
+
+    distinct = len({m.query.text for m in matches})
+    if distinct > 1:
+        parts["queries"] = min(EXTRA_QUERIES_CAP, EXTRA_QUERY_POINTS * (distinct - 1))
+
+    age_hours = (now - item.published).total_seconds() / 3600
+    parts["freshness"] = round(_freshness(age_hours / 24), 1)
+
+    interactions = sum(max(0, item.engagement.get(k, 0)) * w for k, w in _ENGAGEMENT_WEIGHTS.items())
+    parts["engagement"] = round(
+        min(ENGAGEMENT_POINTS, ENGAGEMENT_PER_DECADE * math.log10(1 + interactions)), 1
+    )
+
+    query_weight = max(m.query.weight for m in matches)
+    multiplier = max(0.0, query_weight * source_weight)
+    subtotal = sum(parts.values())
+    if multiplier != 1.0:
+        parts["weight"] = round(subtotal * (multiplier - 1.0), 1)
+    total = sum(parts.values())
+
+    breakdown = dict(parts)
+    breakdown["_queries"] = float(distinct)
+    breakdown["_age_hours"] = round(age_hours, 2)
+    breakdown["_interactions"] = float(interactions)
+    breakdown["_query_weight"] = float(query_weight)
+    breakdown["_source_weight"] = float(source_weight)
+    return math.floor(min(100.0, max(0.0, total)) + 0.5), breakdown
+
+
+def _points(value: float) -> str:
+    text = f"{value:+.1f}"
+    return text.removesuffix(".0")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _age(hours: float) -> str:
+    if hours < 1:
+        minutes = max(0, round(hours * 60))
+        return f"{minutes} minute{'s' if minutes != 1 else ''} old"
+    if hours < 48:
+        whole = round(hours)
+        return f"{whole} hour{'s' if whole != 1 else ''} old"
+    days = round(hours / 24)
+    return f"{days} days old"
+
+
+def explain(breakdown: Mapping[str, float]) -> str:
+    """The breakdown of `score` in words: one short clause per score-adding key, joined by "; ".
+
+    For example "matched in the title (+40); 2 more queries (+20); fresh: 2 hours old (+20);
+    35 likes, reposts and replies (+7.7); source weight 1.5 (x1.5, +43.6)". Keys starting with
+    "_" only feed the wording; a key this function does not know is shown by name.
+    """
+    if not breakdown:
+        return "no query matched"
+    clauses: list[str] = []
+    known = [k for k in _PARTS_ORDER if k in breakdown]
+    others = [k for k in breakdown if not k.startswith("_") and k not in _PARTS_ORDER]
+    for key in known + others:
+        value = breakdown[key]
+        pts = _points(value)
+        if key == "title":
+            clauses.append(f"matched in the title ({pts})")
+        elif key == "body":
+            clauses.append(f"matched in the text ({pts})")
+        elif key == "queries":
+            more = int(breakdown.get("_queries", 1 + value / EXTRA_QUERY_POINTS)) - 1
+            clauses.append(f"{more} more quer{'ies' if more != 1 else 'y'} ({pts})")
+        elif key == "freshness":
+            if "_age_hours" not in breakdown:
+                clauses.append(f"freshness ({pts})")
+            else:
+                age = _age(breakdown["_age_hours"])
+                clauses.append(f"fresh: {age} ({pts})" if value >= FRESHNESS_POINTS else f"{age} ({pts})")
+        elif key == "engagement":
+            count = int(breakdown.get("_interactions", 0))
+            clauses.append(f"{count} likes, reposts and replies ({pts})")
+        elif key == "weight":
+            qw = breakdown.get("_query_weight", 1.0)
+            sw = breakdown.get("_source_weight", 1.0)
+            named = [f"query weight {_number(qw)}"] if qw != 1.0 else []
+            named += [f"source weight {_number(sw)}"] if sw != 1.0 else []
+            label = " × ".join(named) or "weight"
+            clauses.append(f"{label} (x{_number(round(max(0.0, qw * sw), 3))}, {pts})")
+        else:
+            clauses.append(f"{key} ({pts})")
+    return "; ".join(clauses)

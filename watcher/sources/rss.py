@@ -1,0 +1,290 @@
+"""The `rss` source: RSS 0.9x/1.0/2.0 and Atom feeds, Google Alerts and Google News search feeds.
+
+`plan` asks for the feed with the stored validators (conditional GET); `parse` reads the
+answer. `parse_feed` is the feed reading itself, shared with adapters that fetch feeds of
+their own (google_news). Titles and contents are handed over as HTML fragments: the
+normalise stage turns them into text and unwraps redirect links. Dates are aware UTC.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html
+import io
+import re
+import xml.sax
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from bs4 import BeautifulSoup
+
+from watcher.errors import ConfigError, HTTPStatusError, NotAFeed, ParseError
+from watcher.types import Fetched, FetchRequest, Parsed, Query, RawItem, Settings, SourceSpec
+
+GOOGLE_ALERTS_ENTRY_PREFIX = "tag:google.com,2013:googlealerts/feed:"
+GOOGLE_ALERTS_FEED_MARK = "state/com.google/alerts/"
+_ALERTS_ENTRY_ID = re.compile(r"googlealerts/feed:(\d+)$")
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9,"
+    " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+FEED_LINK_TYPES = ("application/rss+xml", "application/atom+xml")
+
+_XML_DECL = re.compile(rb"^\s*<\?xml\s", re.IGNORECASE)
+_XML_DECL_ENCODING = re.compile(
+    rb"^\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']", re.IGNORECASE
+)
+_BOMS = (codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF8, codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE)
+
+
+class RssSource:
+    """One conditional GET of `spec.url` per poll.
+
+    The cursor is `{"validators": {url: {"etag": ..., "last_modified": ...}}}`, keyed by URL
+    so that an adapter fetching several feeds per source can keep the same shape.
+    """
+
+    def plan(
+        self,
+        spec: SourceSpec,
+        cursor: Mapping[str, Any],
+        queries: Sequence[Query],
+        settings: Settings,
+    ) -> list[FetchRequest]:
+        if not spec.url:
+            raise ConfigError("feeds.yaml", spec.line or None, f"feed {spec.name!r}: kind rss needs a url")
+        return [FetchRequest(url=spec.url, headers=conditional_headers(cursor, spec.url), tag="feed")]
+
+    def parse(self, spec: SourceSpec, fetched: Fetched, cursor: Mapping[str, Any]) -> Parsed:
+        if fetched.status == 304:
+            return Parsed(items=(), cursor=None)
+        if not 200 <= fetched.status < 300:
+            raise HTTPStatusError(fetched.status, f"HTTP {fetched.status} from {fetched.url}")
+        items, title = parse_feed(fetched.body, fetched.headers, fetched.url)
+        new_cursor = remember_validators(cursor, fetched)
+        return Parsed(items=tuple(items), cursor=new_cursor, title=title)
+
+
+def conditional_headers(cursor: Mapping[str, Any], url: str) -> dict[str, str]:
+    """Request headers for a GET of `url`: the validators the cursor holds for it, verbatim."""
+    stored = _validators(cursor).get(url) or {}
+    headers = {"Accept": ACCEPT}
+    if stored.get("etag"):
+        headers["If-None-Match"] = str(stored["etag"])
+    if stored.get("last_modified"):
+        headers["If-Modified-Since"] = str(stored["last_modified"])
+    return headers
+
+
+def remember_validators(cursor: Mapping[str, Any], fetched: Fetched) -> dict[str, Any]:
+    """A copy of the cursor holding this response's ETag / Last-Modified for the URL asked for.
+
+    A 2xx answer replaces what was stored (dropping validators the server no longer sends,
+    which would otherwise keep asking for a version it forgot); a 304 only refreshes the
+    ones it repeats; any other status leaves the cursor as it was.
+    """
+    url = fetched.request.url
+    lower = {k.lower(): v for k, v in fetched.headers.items()}
+    validators = {u: dict(v) for u, v in _validators(cursor).items()}
+    fresh = {
+        name: lower[header]
+        for name, header in (("etag", "etag"), ("last_modified", "last-modified"))
+        if lower.get(header)
+    }
+    if fetched.status == 304:
+        if fresh:
+            validators[url] = {**validators.get(url, {}), **fresh}
+    elif 200 <= fetched.status < 300:
+        if fresh:
+            validators[url] = fresh
+        else:
+            validators.pop(url, None)
+    return {**cursor, "validators": validators}
+
+
+def _validators(cursor: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    found = cursor.get("validators")
+    return found if isinstance(found, Mapping) else {}
+
+
+def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> tuple[list[RawItem], str | None]:
+    """The entries of a feed body and the feed's title.
+
+    Raises NotAFeed for an HTML page, JSON or other non-feed (with the feed links an HTML
+    page advertises), and ParseError for broken XML that yields no entry. A feed that is
+    not well-formed but still yields entries is accepted.
+    """
+    doc = feedparser.parse(io.BytesIO(body), response_headers=_feedparser_headers(body, headers, url))
+    feed = doc.get("feed") or {}
+    entries = doc.get("entries") or []
+    if not entries:
+        _check_empty(doc, body, headers, url)
+    language = _text(feed.get("language"))
+    is_news = _text(feed.get("generator")).startswith("NFE/")
+    is_alerts = GOOGLE_ALERTS_FEED_MARK in _text(feed.get("id"))
+    items = [_raw_item(entry, language, is_news, is_alerts) for entry in entries]
+    title = _text(feed.get("title")) or None
+    return items, title
+
+
+def _feedparser_headers(body: bytes, headers: Mapping[str, str], url: str) -> dict[str, str]:
+    result = {k.lower(): v for k, v in headers.items()}
+    # Relative links in the feed are resolved against Content-Location when feedparser is
+    # given a stream rather than a URL.
+    result.setdefault("content-location", url)
+    # A body that names its own encoding (BOM or XML declaration) is believed over the HTTP
+    # charset: servers mislabel feeds far more often than feeds mislabel themselves, and
+    # feedparser would otherwise decode text/xml by the header alone (mojibake).
+    if body.startswith(_BOMS) or _XML_DECL_ENCODING.match(body[:512]):
+        result["content-type"] = "application/xml"
+    return result
+
+
+def _check_empty(doc: Mapping[str, Any], body: bytes, headers: Mapping[str, str], url: str) -> None:
+    """Raise when a body with no entries is not simply an empty feed."""
+    version = doc.get("version") or ""
+    error = doc.get("bozo_exception") if doc.get("bozo") else None
+    xml_error = error if isinstance(error, xml.sax.SAXParseException) else None
+    if not version:
+        head = body.lstrip(b"".join(_BOMS) + b" \t\r\n")[:1024]
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "").lower()
+        if not head:
+            raise NotAFeed(f"not a feed: the server sent an empty body ({url})")
+        if _looks_like_html(head, content_type):
+            raise NotAFeed(f"not a feed: the server sent an HTML page ({url})", advertised_feeds(body, url))
+        if head[:1] in (b"{", b"[") or "json" in content_type:
+            raise NotAFeed(f"not a feed: the server sent JSON ({url})")
+        if xml_error is not None and head.startswith(b"<"):
+            raise ParseError(_xml_error_message(xml_error, body, url))
+        if xml_error is None and head.startswith(b"<"):
+            raise NotAFeed(f"not a feed: the XML document is neither RSS nor Atom ({url})")
+        raise NotAFeed(f"not a feed: the body is neither RSS, Atom nor HTML ({url})")
+    if xml_error is not None:
+        raise ParseError(_xml_error_message(xml_error, body, url))
+
+
+def _looks_like_html(head: bytes, content_type: str) -> bool:
+    lowered = head.lower()
+    return "html" in content_type or lowered.startswith(b"<!doctype html") or b"<html" in lowered
+
+
+def _xml_error_message(error: xml.sax.SAXParseException, body: bytes, url: str) -> str:
+    line = error.getLineNumber() or 0
+    # feedparser prepends an XML declaration on its own line when the body has none.
+    if not _XML_DECL.match(body.lstrip(b"".join(_BOMS))) and line > 1:
+        line -= 1
+    return f"malformed XML at line {line}: {error.getMessage()} ({url})"
+
+
+def advertised_feeds(page: bytes, url: str) -> tuple[str, ...]:
+    """The RSS/Atom feed URLs an HTML page advertises with <link rel="alternate">, made absolute."""
+    soup = BeautifulSoup(page, "html.parser")
+    base_tag = soup.find("base", href=True)
+    base = urljoin(url, str(base_tag["href"])) if base_tag else url
+    found: list[str] = []
+    for link in soup.find_all("link", href=True):
+        rel = link.get("rel") or ()
+        rels = [rel] if isinstance(rel, str) else [str(r) for r in rel]
+        kind = str(link.get("type") or "").split(";")[0].strip().lower()
+        if "alternate" in (r.lower() for r in rels) and kind in FEED_LINK_TYPES:
+            absolute = urljoin(base, str(link["href"]).strip())
+            if absolute not in found:
+                found.append(absolute)
+    return tuple(found)
+
+
+def _raw_item(entry: Mapping[str, Any], feed_language: str, is_news: bool, is_alerts: bool) -> RawItem:
+    title = _html(entry.get("title_detail"), entry.get("title"))
+    content = _content(entry)
+    link = _text(entry.get("link"))
+    entry_id = _text(entry.get("id"))
+    source = entry.get("source") or {}
+    publisher = _text(source.get("title")) or None
+
+    alerts_id = _ALERTS_ENTRY_ID.search(entry_id) if is_alerts else None
+    if entry_id.startswith(GOOGLE_ALERTS_ENTRY_PREFIX):
+        key = entry_id[len(GOOGLE_ALERTS_ENTRY_PREFIX) :]
+    elif alerts_id:
+        key = alerts_id.group(1)
+    elif entry_id:
+        key = entry_id
+    elif link:
+        key = link
+    else:
+        key = "sha256:" + hashlib.sha256(f"{title}\n{content}".encode()).hexdigest()
+
+    if publisher and (is_news or urlsplit(link).hostname == "news.google.com"):
+        title = _strip_publisher(title, publisher)
+
+    return RawItem(
+        key=key,
+        link=link,
+        title=title,
+        content=content,
+        author=_author(entry),
+        publisher=publisher,
+        published=_published(entry),
+        language=_language(entry, feed_language),
+    )
+
+
+def _strip_publisher(title: str, publisher: str) -> str:
+    """Google News titles end in " - Publisher": drop it only when it is this item's source."""
+    head, sep, tail = title.rpartition(" - ")
+    if sep and head.strip() and html.unescape(tail).strip() == html.unescape(publisher).strip():
+        return head.rstrip()
+    return title
+
+
+def _html(detail: Any, value: Any) -> str:
+    """A title or content as an HTML fragment: plain text is escaped so later stages treat all alike."""
+    text = _text(value if value is not None else (detail or {}).get("value"))
+    kind = _text((detail or {}).get("type")) if isinstance(detail, Mapping) else ""
+    if kind == "text/plain":
+        return html.escape(text, quote=False)
+    return text
+
+
+def _content(entry: Mapping[str, Any]) -> str:
+    contents = entry.get("content") or []
+    if contents:
+        first = contents[0]
+        return _html(first, first.get("value"))
+    return _html(entry.get("summary_detail"), entry.get("summary"))
+
+
+def _author(entry: Mapping[str, Any]) -> str | None:
+    # Google Alerts sends an empty <author><name/></author>: blank means none.
+    detail = entry.get("author_detail") or {}
+    name = _text(detail.get("name")) or _text(entry.get("author"))
+    return name or None
+
+
+def _published(entry: Mapping[str, Any]) -> datetime | None:
+    # feedparser gives these as UTC struct_times, whatever zone the feed wrote.
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not parsed:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def _language(entry: Mapping[str, Any], feed_language: str) -> str | None:
+    for field in ("title_detail", "summary_detail"):
+        detail = entry.get(field) or {}
+        if _text(detail.get("language")):
+            return _text(detail["language"])
+    for content in entry.get("content") or []:
+        if _text(content.get("language")):
+            return _text(content["language"])
+    return feed_language or None
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
