@@ -253,11 +253,13 @@ def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
     if not rows:
         click.echo("No hits yet. Run `watcher poll --all`, or check keywords.txt.")
         return
+    from watcher.normalise import display_title
     from watcher.score import explain as explain_score
 
     for row in rows:
         date = row["published"][:10]
-        click.echo(f"[{row['score']:>3}] {date}  {click.style(row['title'], bold=True)}")
+        title = display_title(row["title"], row["text"])
+        click.echo(f"[{row['score']:>3}] {date}  {click.style(title, bold=True)}")
         credit = row["publisher"] or row["author"]
         click.echo(f"      {row['url']}")
         sources = ", ".join(row["sources"])

@@ -209,3 +209,17 @@ def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
         no_reuse=raw.no_reuse,
         global_id=raw.global_id,
     )
+
+
+def display_title(title: str, text: str, limit: int = 100) -> str:
+    """What to show as the headline of an item: its title, or the start of a post's text.
+
+    Social posts have no title; matching keeps it empty (so the post's words are not counted
+    twice), and every output shows the first words of the text instead.
+    """
+    if title:
+        return title
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
