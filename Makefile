@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint clean
+.PHONY: run test check lint clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,25 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q -m "not slow"
 
+## make bench: build bench/.venv (watcher + the peer), run the benchmarks (see bench/README.md)
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?= --feeds 500 --entries 50 --latency 0.1
+
+$(BENCH_STAMP): pyproject.toml bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e . -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python bench/micro.py
+	$(BENCH_VENV)/bin/python bench/bigdb.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check watcher tests
 	$(BIN)/ruff format --check watcher tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) bench/.venv bench/out .pytest_cache .mypy_cache .ruff_cache
