@@ -210,8 +210,7 @@ class Store:
         new_items = new_hits = 0
         hit_ids: list[int] = []
         with self.write() as conn:
-            for hit in hits:
-                created, became_hit, item_id = self._save_item(conn, spec.name, hit, now, cluster_days)
+            for created, became_hit, item_id in self._save_items(conn, spec.name, hits, now, cluster_days):
                 new_items += created
                 if became_hit:
                     new_hits += 1
@@ -255,53 +254,65 @@ class Store:
             )
         return Saved(new_items, new_hits, tuple(hit_ids))
 
-    def _save_item(
-        self, conn: sqlite3.Connection, source: str, hit: Hit, now: datetime, cluster_days: int
-    ) -> tuple[bool, bool, int]:
-        """(a new item was created, a new hit appeared, its id)."""
-        item = hit.item
-        row = conn.execute(
-            "SELECT item_id FROM item_sources WHERE source = ? AND key = ?", (source, item.key)
-        ).fetchone()
-        if row:  # seen before from this source, maybe with an edited title: the same entry
-            if item.engagement:
-                conn.execute(
-                    "UPDATE items SET engagement = ? WHERE id = ?", (json.dumps(dict(item.engagement)), row[0])
-                )
-            return False, False, int(row[0])
-        row = conn.execute(
-            "SELECT id, score, keywords, breakdown FROM items WHERE canonical_url = ?", (item.canonical_url,)
-        ).fetchone()
-        if row is None and item.global_id:
-            row = conn.execute(
-                "SELECT id, score, keywords, breakdown FROM items WHERE global_id = ?", (item.global_id,)
-            ).fetchone()
-        if row:  # the same story from another source (or under another key): one item, one more source
-            item_id, old_score, old_keywords = int(row[0]), int(row[1]), json.loads(row[2])
-            conn.execute(
-                "INSERT OR IGNORE INTO item_sources (source, key, item_id, first_seen) VALUES (?, ?, ?, ?)",
-                (source, item.key, item_id, iso(now)),
-            )
-            keywords = list(dict.fromkeys([*old_keywords, *hit.keywords]))
-            if hit.score > old_score or len(keywords) > len(old_keywords):
-                best = hit if hit.score >= old_score else None
-                conn.execute(
-                    "UPDATE items SET keywords = ?, score = MAX(score, ?), breakdown = COALESCE(?, breakdown)"
-                    " WHERE id = ?",
-                    (json.dumps(keywords), hit.score, json.dumps(best.breakdown) if best else None, item_id),
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO hit_keywords (item_id, query) VALUES (?, ?)",
-                    [(item_id, k) for k in keywords],
-                )
-            return False, old_score == 0 and hit.score > 0, item_id
-        cursor = conn.execute(
-            """
-            INSERT INTO items (canonical_url, url, title, text, author, publisher, language, published,
-                               first_seen, engagement, no_reuse, global_id, score, breakdown, keywords)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            (
+    def _save_items(
+        self, conn: sqlite3.Connection, source: str, hits: Sequence[Hit], now: datetime, cluster_days: int
+    ) -> list[tuple[bool, bool, int]]:
+        """For each hit, in order: (a new item was created, a new hit appeared, its id).
+
+        The same decisions as taking the hits one by one, in a few statements per source
+        rather than several per item: what is already stored is read in bulk, the decisions
+        are made in memory (a story told twice in one batch sees its first telling), and the
+        writes go out with executemany. New ids are given here: the transaction holds the
+        write lock, so nobody else can take them.
+        """
+        stamp = iso(now)
+        known = self._known_keys(conn, source, [h.item.key for h in hits])
+        urls = [h.item.canonical_url for h in hits if h.item.key not in known]
+        by_url = {r[0]: _Stored(*r[1:]) for r in _select_in(conn, _STORED_COLUMNS, "canonical_url", urls)}
+        gids = [h.item.global_id for h in hits if h.item.global_id and h.item.canonical_url not in by_url]
+        by_gid = {r[0]: _Stored(*r[1:]) for r in _select_in(conn, _STORED_BY_GID, "global_id", gids)}
+        next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
+
+        results: list[tuple[bool, bool, int]] = []
+        new_rows: dict[int, list[Any]] = {}  # id -> the INSERT's values, still open to merges
+        links: list[tuple[str, str, int, str]] = []  # item_sources
+        keyword_rows: list[tuple[int, str]] = []
+        updates: list[tuple[str, int, str | None, int]] = []
+        engagement: list[tuple[str, int]] = []
+        to_cluster: list[tuple[int, str, datetime]] = []
+        for hit in hits:
+            item = hit.item
+            item_id = known.get(item.key)
+            if item_id is not None:  # seen before from this source, maybe with an edited title: the same entry
+                if item.engagement:
+                    engagement.append((json.dumps(dict(item.engagement)), item_id))
+                results.append((False, False, item_id))
+                continue
+            stored = by_url.get(item.canonical_url)
+            if stored is None and item.global_id:
+                stored = by_gid.get(item.global_id)
+            if stored is not None:  # the same story from another source (or under another key)
+                item_id, old_score = stored.id, stored.score
+                links.append((source, item.key, item_id, stamp))
+                known[item.key] = item_id
+                keywords = list(dict.fromkeys([*stored.keywords, *hit.keywords]))
+                if hit.score > old_score or len(keywords) > len(stored.keywords):
+                    best = hit if hit.score >= old_score else None
+                    breakdown = json.dumps(best.breakdown) if best else None
+                    stored.keywords, stored.score = keywords, max(old_score, hit.score)
+                    row = new_rows.get(item_id)
+                    if row is not None:  # told earlier in this batch: merge into the row not yet written
+                        row[_KEYWORDS], row[_SCORE] = json.dumps(keywords), stored.score
+                        if breakdown is not None:
+                            row[_BREAKDOWN] = breakdown
+                    else:
+                        updates.append((json.dumps(keywords), hit.score, breakdown, item_id))
+                    keyword_rows.extend((item_id, k) for k in keywords)
+                results.append((False, old_score == 0 and hit.score > 0, item_id))
+                continue
+            item_id, next_id = next_id, next_id + 1
+            new_rows[item_id] = [
+                item_id,
                 item.canonical_url,
                 item.url,
                 item.title,
@@ -310,27 +321,57 @@ class Store:
                 item.publisher,
                 item.language,
                 iso(item.published),
-                iso(now),
+                stamp,
                 json.dumps(dict(item.engagement)) if item.engagement else None,
                 int(item.no_reuse),
                 item.global_id,
                 hit.score,
                 json.dumps(hit.breakdown) if hit.matches else None,
                 json.dumps(list(hit.keywords)),
-            ),
+            ]
+            fresh = _Stored(item_id, hit.score, list(hit.keywords))
+            by_url.setdefault(item.canonical_url, fresh)
+            if item.global_id:
+                by_gid.setdefault(item.global_id, fresh)
+            links.append((source, item.key, item_id, stamp))
+            known[item.key] = item_id
+            if hit.score > 0:
+                keyword_rows.extend((item_id, k) for k in hit.keywords)
+                to_cluster.append((item_id, item.title, item.published))
+            results.append((True, hit.score > 0, item_id))
+
+        conn.executemany(
+            """
+            INSERT INTO items (id, canonical_url, url, title, text, author, publisher, language, published,
+                               first_seen, engagement, no_reuse, global_id, score, breakdown, keywords)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            list(new_rows.values()),
         )
-        item_id = int(cursor.lastrowid or 0)
-        conn.execute(
-            "INSERT INTO item_sources (source, key, item_id, first_seen) VALUES (?, ?, ?, ?)",
-            (source, item.key, item_id, iso(now)),
+        conn.executemany(
+            "INSERT OR IGNORE INTO item_sources (source, key, item_id, first_seen) VALUES (?, ?, ?, ?)", links
         )
-        if hit.score > 0:
-            conn.executemany(
-                "INSERT OR IGNORE INTO hit_keywords (item_id, query) VALUES (?, ?)",
-                [(item_id, k) for k in hit.keywords],
+        conn.executemany(
+            "UPDATE items SET keywords = ?, score = MAX(score, ?), breakdown = COALESCE(?, breakdown) WHERE id = ?",
+            updates,
+        )
+        conn.executemany("INSERT OR IGNORE INTO hit_keywords (item_id, query) VALUES (?, ?)", keyword_rows)
+        conn.executemany("UPDATE items SET engagement = ? WHERE id = ?", engagement)
+        for item_id, title, published in to_cluster:
+            self._cluster(conn, item_id, title, published, cluster_days)
+        return results
+
+    @staticmethod
+    def _known_keys(conn: sqlite3.Connection, source: str, keys: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                conn.execute(
+                    f"SELECT key, item_id FROM item_sources WHERE source = ? AND key IN ({marks})", (source, *chunk)
+                ).fetchall()
             )
-            self._cluster(conn, item_id, item.title, item.published, cluster_days)
-        return True, hit.score > 0, item_id
+        return found
 
     def _cluster(self, conn: sqlite3.Connection, item_id: int, title: str, published: datetime, days: int) -> None:
         """Join the story of a near-identical headline published within `days`, found by signature."""
@@ -401,6 +442,36 @@ class Store:
 
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+_STORED_COLUMNS = "canonical_url, id, score, keywords"
+_STORED_BY_GID = "global_id, id, score, keywords"
+# Positions in the INSERT's values of the columns a later merge may change.
+_SCORE, _BREAKDOWN, _KEYWORDS = 13, 14, 15
+_CHUNK = 500  # bound variables per statement, well under SQLite's limit
+
+
+class _Stored:
+    """What a batch needs to know of an item already stored (or written earlier in the batch)."""
+
+    __slots__ = ("id", "keywords", "score")
+
+    def __init__(self, item_id: int, score: int, keywords: str | list[str]) -> None:
+        self.id = int(item_id)
+        self.score = int(score)
+        self.keywords: list[str] = json.loads(keywords) if isinstance(keywords, str) else keywords
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _select_in(conn: sqlite3.Connection, columns: str, column: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+    """Rows of items whose `column` is one of `values` (the first selected column is the match)."""
+    for chunk in _chunks(list(dict.fromkeys(values))):
+        marks = ",".join("?" * len(chunk))
+        yield from conn.execute(f"SELECT {columns} FROM items WHERE {column} IN ({marks})", chunk)
 
 
 def _statements(script: str) -> Iterator[str]:
