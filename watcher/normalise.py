@@ -9,10 +9,10 @@ import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup, CData, Tag
-from bs4.element import NavigableString, PageElement, PreformattedString
+from lxml import etree
 
 from watcher.types import Item, RawItem
 
@@ -51,30 +51,38 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FUTURE_SLACK = timedelta(days=1)
 
 
-def _soup_text(soup: BeautifulSoup) -> str:
-    # One walk with an explicit stack: no recursion limit on deep markup, and about twice as
-    # fast as decomposing dropped tags and inserting breaks before get_text().
+_HTML_PARSER = etree.HTMLParser(recover=True, no_network=True, remove_blank_text=False)
+
+
+def _tree_text(root: Any) -> str:
+    # One walk with an explicit stack: no recursion limit on deep markup. A node's text comes
+    # on the way in, its tail (the text after it, inside its parent) on the way out.
     out: list[str] = []
-    stack: list[tuple[Iterator[PageElement], bool]] = [(iter(soup.contents), False)]
+    stack: list[tuple[Iterator[Any], bool, Any]] = [(iter((root,)), False, None)]
     while stack:
-        children, block = stack[-1]
-        node = next(children, None)
-        if node is None:
+        children, block, node = stack[-1]
+        child = next(children, None)
+        if child is None:
             stack.pop()
-            if block:
-                out.append("\n")
-        elif isinstance(node, Tag):
-            if node.name in _DROPPED_TAGS:
-                continue
-            block = node.name in _BLOCK_TAGS
-            if block:
-                out.append("\n")
-            stack.append((iter(node.contents), block))
-        elif isinstance(node, NavigableString) and (
-            not isinstance(node, PreformattedString) or isinstance(node, CData)
-        ):
-            # Comments, doctypes and processing instructions are PreformattedStrings; CDATA is text.
-            out.append(node)
+            if node is not None:
+                if block:
+                    out.append("\n")
+                if node.tail:
+                    out.append(node.tail)
+            continue
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _DROPPED_TAGS:
+            # Comments and processing instructions (their tag is a function), scripts, styles:
+            # nothing of theirs is read but the text that follows them.
+            if child.tail:
+                out.append(child.tail)
+            continue
+        is_block = tag in _BLOCK_TAGS
+        if is_block:
+            out.append("\n")
+        if child.text:
+            out.append(child.text)
+        stack.append((iter(child), is_block, child))
     return "".join(out)
 
 
@@ -86,10 +94,18 @@ def html_to_text(fragment: str) -> str:
     elements and `<br>` separate words. Entities are decoded once more after the tags are
     stripped, because some feeds (Google Alerts) escape their HTML twice. A trailing
     "&nbsp;..." cut becomes "…". Whitespace runs collapse to one space.
+
+    Text without markup never meets the HTML parser: its entities are decoded twice, as the
+    parser and the second pass would. Markup is read by lxml's HTML parser (libxml2, as
+    BeautifulSoup's lxml builder would, without building a soup).
     """
-    if "<" not in fragment and "&" not in fragment:
-        return " ".join(fragment.split())
-    text = html.unescape(_soup_text(BeautifulSoup(fragment, "lxml")))
+    if "<" not in fragment:
+        if "&" not in fragment:
+            return " ".join(fragment.split())
+        text = html.unescape(html.unescape(fragment))
+    else:
+        root = etree.fromstring(fragment, _HTML_PARSER) if fragment.strip() else None
+        text = html.unescape(_tree_text(root)) if root is not None else ""
     text = _TRAILING_CUT.sub("…", text)
     return " ".join(text.split())
 
