@@ -131,12 +131,34 @@ class _Phrase(_Node):
                 is_prefix = self.prefix and i + a == self.size
                 runs.append((a, "".join(run) if is_prefix else joined_key(run)))
             self.groups.append(runs)
+        # needs[i]: the keys of which one must be in the text for word i to be matched (every run
+        # of query words that covers word i, joined); None where a prefix run covers it.
+        self.needs: list[frozenset[str] | None] = []
+        for i in range(self.size):
+            keys: set[str] | None = set()
+            for start in range(max(0, i - _MAX_JOIN + 1), i + 1):
+                for a, key in self.groups[start]:
+                    if start + a > i and keys is not None:
+                        if self._is_prefix_run(start, a):
+                            keys = None
+                        else:
+                            keys.add(key)
+            self.needs.append(frozenset(keys) if keys is not None else None)
 
     def _is_prefix_run(self, i: int, a: int) -> bool:
         return self.prefix and i + a == self.size
 
+    def _may_hold(self, f: _Field) -> bool:
+        """Whether every word of the phrase is there, alone or joined: most candidates stop here."""
+        for keys in self.needs:
+            if keys is not None and keys.isdisjoint(f.one_set) and keys.isdisjoint(f.joined):
+                return False
+        return True
+
     def holds(self, fields: tuple[_Field, ...]) -> bool:
         for f in fields:
+            if not self._may_hold(f):
+                continue
             n = len(f.raw)
             for a, key in self.groups[0]:
                 prefix_run = self._is_prefix_run(0, a)
@@ -288,8 +310,13 @@ class Matcher:
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix, []).append(index)
         self._anchor_keys = frozenset(self._by_key)
+        # Keys of which one must be present, per condition, for a query to hold at all: a
+        # candidate found through one common word ("projet") is most often dropped here, with a
+        # few set operations, before its tree is walked.
+        self._needs = [tuple(_needs(n)) for n in self._nodes]
         # Every key a query may look up, anchor or not: the joined keys worth keeping.
         self._known = frozenset(self._anchor_keys.union(*(_keys_of(n) for n in self._nodes)))
+        self._starts = frozenset(k[:j] for k in self._known for j in range(1, len(k)))
         # Every prefix a query uses, bucketed by its first `_stem` characters, so that one set
         # operation tells whether any word of a field may start with one of them.
         every_prefix = {p for n in self._nodes for p in _prefixes_of(n)}
@@ -303,12 +330,20 @@ class Matcher:
 
     def _field(self, text: str) -> _Field:
         f = _Field(text)
-        if len(f.raw) > 1:
-            # Whole-list operations: cheaper than visiting the words one by one in Python.
-            raw, one = f.raw, f.one
-            known = self._known
-            raw2 = f.rawjoins[1]
-            f.joined = known.intersection(map(add, raw, one[1:])) | known.intersection(map(add, raw2, one[2:]))
+        raw, one = f.raw, f.one
+        n = len(raw)
+        if n > 1:
+            # Only words that begin some known key can begin a joined run worth keeping: join
+            # there alone rather than every pair and triple of the text.
+            starts, known = self._starts, self._known
+            joined = set()
+            for i in compress(range(n - 1), map(starts.__contains__, raw)):
+                first = raw[i]
+                if (key := first + one[i + 1]) in known:
+                    joined.add(key)
+                if i + 2 < n and (two := first + raw[i + 1]) in starts and (key := two + one[i + 2]) in known:
+                    joined.add(key)
+            f.joined = frozenset(joined)
         if self._buckets:
             self._find_prefixes(f)
         return f
@@ -318,16 +353,21 @@ class Matcher:
         stem = self._stem
         cut = self._cut
         hits = f.prefix_hits
-        raw, raw2 = f.raw, f.rawjoins[1]
-        for row in (raw, raw2):
-            cuts = self._bucket_keys.intersection(map(cut, row))
-            if cuts:
-                for w in compress(row, map(cuts.__contains__, map(cut, row))):
-                    hits.update(p for p in buckets[w[:stem]] if w.startswith(p))
-        # Three words joined can start with a prefix only where the first two fall short of it.
-        for i in compress(range(len(raw) - 2), map(self._short_of_prefix.__contains__, raw2)):
-            joined = raw2[i] + raw[i + 2]
-            hits.update(p for p in buckets.get(joined[:stem], ()) if joined.startswith(p))
+        raw = f.raw
+        n = len(raw)
+        cuts = self._bucket_keys.intersection(map(cut, raw))
+        if cuts:
+            for w in compress(raw, map(cuts.__contains__, map(cut, raw))):
+                hits.update(p for p in buckets[w[:stem]] if w.startswith(p))
+        # Two or three words joined can start with a prefix only where the first falls short of
+        # it (a first word as long as the prefix starts with it alone, or never will).
+        short = self._short_of_prefix
+        for i in compress(range(n - 1), map(short.__contains__, raw)):
+            two = raw[i] + raw[i + 1]
+            hits.update(p for p in buckets.get(two[:stem], ()) if two.startswith(p))
+            if i + 2 < n and two in short:
+                three = two + raw[i + 2]
+                hits.update(p for p in buckets.get(three[:stem], ()) if three.startswith(p))
 
     def match(self, title: str, text: str) -> list[QueryMatch]:
         head, body = self._field(title), self._field(text)
@@ -346,21 +386,36 @@ class Matcher:
         if not candidates:
             return []
         both = (head, body)
-        matches = []
+        present = head.one_set | head.joined | body.one_set | body.joined
+        needs = self._needs
+        matches: list[QueryMatch] = []
         for index in sorted(candidates):
-            node = self._nodes[index]
-            if not node.holds(both):
-                continue
-            in_title = node.holds((head,))
-            in_body = any(p.holds((body,)) for p in self._positives[index])
-            matches.append(QueryMatch(self.queries[index], in_title, in_body))
+            for keys in needs[index]:
+                if keys.isdisjoint(present):
+                    break
+            else:
+                self._evaluate(index, head, body, both, matches)
         return matches
+
+    def _evaluate(
+        self, index: int, head: _Field, body: _Field, both: tuple[_Field, _Field], matches: list[QueryMatch]
+    ) -> None:
+        """Append the match of query `index` if it holds, saying where."""
+        node = self._nodes[index]
+        if not node.holds(both):
+            return
+        in_title = node.holds((head,))
+        in_body = any(p.holds((body,)) for p in self._positives[index])
+        matches.append(QueryMatch(self.queries[index], in_title, in_body))
 
 
 def _keys_of(node: _Node) -> Iterable[str]:
     """The keys a node looks up as a whole (words, joined windows), anchors or not."""
     if isinstance(node, _Key):
         yield node.key
+    elif isinstance(node, _Phrase):  # what _may_hold looks for
+        for keys in node.needs:
+            yield from keys or ()
     elif isinstance(node, _Any | _All):
         for child in node.options if isinstance(node, _Any) else node.parts:
             yield from _keys_of(child)
@@ -369,6 +424,21 @@ def _keys_of(node: _Node) -> Iterable[str]:
                 yield window.key
     elif isinstance(node, _Not):
         yield from _keys_of(node.node)
+
+
+def _needs(node: _Node) -> Iterable[frozenset[str]]:
+    """Sets of keys such that the node can only hold if each set meets the item's keys."""
+    if isinstance(node, _Key):
+        yield frozenset((node.key,))
+    elif isinstance(node, _Phrase):
+        yield from (keys for keys in node.needs if keys is not None)
+    elif isinstance(node, _All):
+        for index, part in enumerate(node.parts):
+            if isinstance(part, _Key):  # a window of adjacent words may stand in for it
+                yield frozenset((part.key, *(key.key for start, end, key in node.windows if start <= index < end)))
+            else:
+                yield from _needs(part)
+    # _Any, _Not and _Prefix: no set of whole keys is needed
 
 
 def _prefixes_of(node: _Node) -> Iterable[str]:
