@@ -27,6 +27,8 @@ test: $(STAMP)
 BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS ?= --feeds 500 --entries 50 --latency 0.1
+MICRO_ARGS ?= --items 25000 --queries 1000
+BIGDB_ARGS ?= --items 1000000
 
 $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -36,8 +38,8 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
-	$(BENCH_VENV)/bin/python bench/micro.py
-	$(BENCH_VENV)/bin/python bench/bigdb.py
+	$(BENCH_VENV)/bin/python bench/micro.py $(MICRO_ARGS)
+	$(BENCH_VENV)/bin/python bench/bigdb.py $(BIGDB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check watcher tests

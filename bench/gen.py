@@ -243,7 +243,7 @@ def _atom(site: str, index: int, stories: list[Story]) -> bytes:
     for s in stories:
         body = "".join(f"<p>{escape(p)}</p>" for p in s.body)
         out.append(
-            f"<entry>\n<title>{escape(s.title)}</title>\n<link rel=\"alternate\" href=\"{escape(s.link)}\"/>\n"
+            f'<entry>\n<title>{escape(s.title)}</title>\n<link rel="alternate" href="{escape(s.link)}"/>\n'
             f"<id>tag:{escape(s.guid)}</id>\n<published>{s.published.isoformat()}</published>\n"
             f"<updated>{s.published.isoformat()}</updated>\n<author><name>{escape(s.author)}</name></author>\n"
             f'<content type="html">{escape(body)}</content>\n</entry>\n'

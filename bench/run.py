@@ -54,24 +54,24 @@ def cpu_of(pid: int) -> float:
 
 
 def measure(name: str, argv: list[str], server_pid: int, note: str = "") -> tuple[Row, str]:
-    """Run one child to its end: wall time here, CPU and peak RSS of the child from wait4."""
+    """Run one child to its end: wall time here; its CPU time and peak memory from the kernel
+    (wait4, in bench/spawn.py: see there why not from this process)."""
     server_before = cpu_of(server_pid)
-    start = time.perf_counter()
-    errors = tempfile.TemporaryFile("w+")
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
-    # Read its output in full before reaping it with wait4 (a full pipe would block it); stderr
-    # goes to a file so that the two pipes cannot dead-lock each other.
-    out = child.stdout.read() if child.stdout else ""
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    server_cpu = cpu_of(server_pid) - server_before
-    errors.seek(0)
-    err = errors.read()
-    if child.returncode != 0:
-        raise SystemExit(f"{name} failed ({child.returncode}): {' '.join(argv)}\n{err[-3000:]}")
-    row = Row(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, None, server_cpu, note)
-    return row, out
+    with tempfile.TemporaryDirectory() as scratch:
+        usage_file = Path(scratch) / "usage.json"
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(HERE / "spawn.py"), str(usage_file), *argv],
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - start
+        server_cpu = cpu_of(server_pid) - server_before
+        if done.returncode != 0:
+            raise SystemExit(f"{name} failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-3000:]}")
+        usage = json.loads(usage_file.read_text())
+    row = Row(name, wall, usage["cpu"], usage["maxrss_kb"] / 1024, None, server_cpu, note)
+    return row, done.stdout
 
 
 def write_inputs(folder: Path, feeds: int, entries: int, seed: int) -> tuple[int, int]:
@@ -142,7 +142,11 @@ def main() -> None:
     parser.add_argument("--peer-workers", type=int, default=16, help="reader's update_feeds(workers=)")
     parser.add_argument("--skip-peer", action="store_true", help="leave the peer out (no reader installed)")
     parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--profile", action="store_true", help="also profile a cold watcher poll (out/cold.prof)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile a cold watcher poll (py-spy: out/cold.stacks, else out/cold.prof)",
+    )
     args = parser.parse_args()
 
     out: Path = args.out
@@ -209,7 +213,23 @@ def main() -> None:
             profiled = out / "profiled.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{profiled}{suffix}").unlink(missing_ok=True)
-            argv = [py, "-m", "cProfile", "-o", str(out / "cold.prof"), "-m", "watcher.cli", *cmd[1:]]
+            spy = bindir / "py-spy"
+            if spy.exists():  # every thread, native frames left out; collapsed stacks
+                argv = [
+                    str(spy),
+                    "record",
+                    "-r",
+                    "200",
+                    "--gil",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(out / "cold.stacks"),
+                    "--",
+                    *cmd,
+                ]
+            else:
+                argv = [py, "-m", "cProfile", "-o", str(out / "cold.prof"), "-m", "watcher.cli", *cmd[1:]]
             argv[argv.index(str(db))] = str(profiled)
             measure("profiled", argv, server.pid)
         text = run("watcher warm (all 304)", cmd, f"max_workers={args.concurrency}")
