@@ -116,8 +116,9 @@ def main() -> None:
     rows = len(json.loads(subprocess.run([*base, "hits", "--since", "7d", "--json"], capture_output=True).stdout))
     print(f"Large database: {args.items:,} stored items (built in {info['seconds']:.0f} s), one in six a hit:")
     print(
-        f"- `watcher hits --since 7d --json`: **{hits_s:.2f} s** best of 3, {rows:,} hits, {hits_bytes / 1e6:.1f} MB (target ≤ 1 s)"
-    )  # noqa: E501
+        f"- `watcher hits --since 7d --json`: **{hits_s:.2f} s** best of 3, {rows:,} hits,"
+        f" {hits_bytes / 1e6:.1f} MB (target ≤ 1 s)"
+    )
     has_digest = subprocess.run([*base, "digest", "--help"], capture_output=True).returncode == 0
     if has_digest:
         digest_s, _ = timed([*base, "digest", "--preview"])

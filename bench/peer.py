@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import suppress
 from pathlib import Path
 
 from reader import FeedExistsError, make_reader
@@ -23,9 +24,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     with make_reader(str(args.db)) as reader:
         for url in json.loads(args.urls.read_text()):
-            try:
+            with suppress(FeedExistsError):
                 reader.add_feed(url)
-            except FeedExistsError:
-                pass
         reader.update_feeds(workers=args.workers, scheduled=False)
         print(json.dumps({"entries": reader.get_entry_counts().total}))
