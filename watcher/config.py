@@ -88,8 +88,11 @@ class _Doc:
     def __init__(self, text: str, path: str) -> None:
         self.path = path
         try:
-            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
+            # libyaml when PyYAML has it: the same documents and marks, ten times faster on a
+            # feeds.yaml of hundreds of sources, read at every poll.
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            self.node = yaml.compose(text, Loader=loader)
+            self.data = yaml.load(text, Loader=loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
