@@ -236,6 +236,9 @@ def main() -> None:
         warm = json.loads(text)
         if any(r["status"] != "not_modified" for r in warm):
             raise SystemExit("the warm poll was not all 304")
+        if args.profile and (bindir / "py-spy").exists():  # a warm poll under py-spy, out of the table
+            spy = [str(bindir / "py-spy"), "record", "-r", "200", "--gil", "-f", "raw"]
+            measure("profiled", [*spy, "-o", str(out / "warm.stacks"), "--", *cmd], server.pid)
     finally:
         if server.stdin:
             server.stdin.close()
