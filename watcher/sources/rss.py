@@ -157,7 +157,7 @@ _REFERENCE_MARKS = (b"NFE/", GOOGLE_ALERTS_FEED_MARK.encode(), b"googlealerts", 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _UTF8_NAMES = frozenset(("utf-8", "utf8", "us-ascii", "ascii"))
 _ATOM_NS = "{http://www.w3.org/2005/Atom}"
-_RELATIVE_REF = re.compile(r"""\b(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|//)""", re.IGNORECASE)
+_RELATIVE_REF = re.compile(r"""(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|//)""", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 _STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -307,7 +307,8 @@ def _fast_item(entry: Mapping[str, Any], expect: _Expect) -> RawItem | None:
         content = html.escape(value, quote=False) if kind in ("text", "text/plain") else value
     else:
         content = _text(entry.get("description"))
-    if _RELATIVE_REF.search(content):
+    lowered = content.lower()  # a plain search first: the regex alone costs ~0.1 ms per entry
+    if ("href" in lowered or "src" in lowered) and _RELATIVE_REF.search(content):
         return None  # feedparser makes these links absolute against the feed's URL
     return RawItem(
         key=entry_id or link,
