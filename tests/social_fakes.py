@@ -41,7 +41,9 @@ def poll(config: Config, store: Store, everything: bool = True) -> dict[str, Pol
 
 
 def stored_keys(store: Store, source: str) -> list[str]:
-    rows = store.db.execute("SELECT key FROM item_sources WHERE source = ? ORDER BY first_seen, key", (source,)).fetchall()
+    rows = store.db.execute(
+        "SELECT key FROM item_sources WHERE source = ? ORDER BY first_seen, key", (source,)
+    ).fetchall()
     return [row[0] for row in rows]
 
 

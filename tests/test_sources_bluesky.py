@@ -107,7 +107,10 @@ def test_a_revoked_refresh_token_leads_to_one_new_login(server: LoopbackServer, 
 
 def test_a_refused_login_is_a_clear_error_while_other_sources_go_on(server: LoopbackServer, store: Store) -> None:
     FakeBluesky(server, HANDLE, "the-right-password")
-    server.route("/feed", Response(200, {"Content-Type": "application/rss+xml"}, rss([Entry("Un coworking", "https://n.example/a")])))
+    server.route(
+        "/feed",
+        Response(200, {"Content-Type": "application/rss+xml"}, rss([Entry("Un coworking", "https://n.example/a")])),
+    )
     feeds = feed(server) + f"  - name: news\n    kind: rss\n    url: {server.url('/feed')}\n"
     reports = poll(make_config(feeds, KEYWORDS, ENV), store)
     assert reports["news"].status == "ok" and reports["news"].new_hits == 1

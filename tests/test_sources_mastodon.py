@@ -93,7 +93,9 @@ def test_an_access_token_is_sent_and_enables_status_search(server: LoopbackServe
         "/api/v2/search",
         Response(200, {"Content-Type": "application/json"}, b'{"accounts":[],"statuses":[],"hashtags":[]}'),
     )
-    config = make_config(feed(server, "    access_token: ${MASTODON_TOKEN}\n"), KEYWORDS, env={"MASTODON_TOKEN": "tok-123"})
+    config = make_config(
+        feed(server, "    access_token: ${MASTODON_TOKEN}\n"), KEYWORDS, env={"MASTODON_TOKEN": "tok-123"}
+    )
     report = poll(config, store)["masto"]
     assert report.status == "ok" and report.items == 1
     [search] = server.hits("/api/v2/search")
