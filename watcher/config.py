@@ -229,7 +229,7 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise doc.error(_child(node, "tags"), f"feed {name!r}: tags must be a list of words")
     options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
-    return SourceSpec(
+    spec = SourceSpec(
         name=name.strip(),
         kind=kind,
         url=url.strip() if isinstance(url, str) else None,
@@ -241,6 +241,13 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
         options=options,
         line=line,
     )
+    if enabled:  # the source kind's own keys (an empty credential...), before any poll
+        from watcher.sources import check_spec
+
+        problem = check_spec(spec)
+        if problem:
+            raise doc.error(node, f"feed {name!r}: {problem}")
+    return spec
 
 
 def parse_feeds(
