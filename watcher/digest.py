@@ -39,6 +39,8 @@ LABELS: dict[str, dict[str, str]] = {
         "change": "Évolution",
         "vs_avg": "par rapport à la moyenne des {n} semaines précédentes",
         "vs_avg_period": "par rapport à la moyenne des {n} périodes précédentes",
+        "vs_one": "par rapport à la semaine précédente",
+        "vs_one_period": "par rapport à la période précédente",
         "spike": "en hausse",
         "silent": "silence",
         "new": "nouveau",
@@ -79,6 +81,8 @@ LABELS: dict[str, dict[str, str]] = {
         "change": "Change",
         "vs_avg": "against the average of the {n} previous weeks",
         "vs_avg_period": "against the average of the {n} previous periods",
+        "vs_one": "against the previous week",
+        "vs_one_period": "against the previous period",
         "spike": "spike",
         "silent": "silent",
         "new": "new",
@@ -364,11 +368,15 @@ def local_date(moment: datetime, language: str, tz: tzinfo, with_time: bool = Tr
 
 
 def window_text(language: str, tz: tzinfo, start: datetime, end: datetime) -> str:
+    """The dates a window covers in words, e.g. "du 6 au 13 janv. 2025" (the slot's day ends it)."""
     lang = "fr" if language[:2].lower() == "fr" else "en"
-    # the window ends at the slot, exclusive: show the last day it covers
-    first, last = start.astimezone(tz), (end - timedelta(seconds=1)).astimezone(tz)
+    first, last = start.astimezone(tz), end.astimezone(tz)
     months = _MONTHS[lang]
-    a = f"{first.day} {months[first.month - 1]}" + (f" {first.year}" if first.year != last.year else "")
+    a = str(first.day)
+    if (first.year, first.month) != (last.year, last.month):
+        a += f" {months[first.month - 1]}"
+    if first.year != last.year:
+        a += f" {first.year}"
     b = f"{last.day} {months[last.month - 1]} {last.year}"
     return labels(language)["window"].format(start=a, end=b)
 
@@ -500,8 +508,8 @@ def _html_entry(entry: Entry, d: Digest) -> str:
     return '<div style="margin:0 0 18px;">' + "".join(rows) + "</div>"
 
 
-def _short_link(url: str, limit: int = 70) -> str:
-    text = url.split("://", 1)[-1]
+def _short_link(url: str, limit: int = 120) -> str:
+    text = url
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -533,7 +541,8 @@ def render_html(d: Digest) -> str:
             f'background:#fffbeb;font-size:13px;">{_e(note)}</div></td></tr>'
         )
     if d.trends:
-        basis = lab["vs_avg" if d.weekly else "vs_avg_period"].format(n=d.previous_windows)
+        basis = lab[("vs_one" if d.previous_windows == 1 else "vs_avg") + ("" if d.weekly else "_period")]
+        basis = basis.format(n=d.previous_windows)
         out.append('<tr><td style="padding:12px 20px 4px;">')
         out.append(f'<h2 style="margin:0 0 6px;font-size:17px;color:#111827;">{_e(lab["summary"])}</h2>')
         out.append(

@@ -167,7 +167,8 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 
 def _target(service: Any, url: str) -> Target:
     ident = target_id(url)
-    formats = [str(f) for f in service._formats()] if hasattr(service, "_formats") else [str(service.notify_format)]
+    declared = service._formats() if hasattr(service, "_formats") else [service.notify_format]
+    formats = [str(getattr(f, "value", f)).lower() for f in declared]
     # An HTML-first service without Markdown is e-mail-like: it gets the HTML digest with its
     # text alternative. Chat services get Markdown (converted by Apprise where they take HTML).
     if formats[0] == "html" and "markdown" not in formats:
