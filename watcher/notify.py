@@ -369,8 +369,9 @@ def preview_digest(store: Store, config: Config, now: datetime, fmt: str = "html
     """The next digest as it stands now (everything since the last one), rendered; nothing recorded."""
     last = store.last_digest()
     start = parse_iso(last["window_end"]) if last else None
-    start = start or store.first_seen() or now
-    d, _ = build_digest(store, config, start, now)
+    end = _through(now)
+    start = start or store.first_seen() or end
+    d, _ = build_digest(store, config, start, end)
     return render(d, fmt), d
 
 
@@ -382,6 +383,11 @@ def _write_files(store: Store, d: dg.Digest, digest_id: int) -> Path:
     path = folder / f"{stem}.html"
     path.write_text(dg.render_html(d), encoding="utf-8")
     return path
+
+
+def _through(now: datetime) -> datetime:
+    """A window end that includes everything stored up to `now` (stored times have whole seconds)."""
+    return now.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _when(text: str) -> datetime:
@@ -539,6 +545,7 @@ def send_digest_now(
     last = store.last_digest()
     start = (parse_iso(last["window_end"]) if last else None) or store.first_seen()
     created = window = None
+    now = _through(now)
     if start is not None and start < now:
         fresh = False
         for t in chosen:
