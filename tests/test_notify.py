@@ -368,3 +368,28 @@ def test_target_urls_are_never_shown_and_a_bad_one_is_named_by_position(config: 
     with pytest.raises(notify.ConfigError, match=r"URL 2 \(nope://…\)") as info:
         targets(config, "json://127.0.0.1/x", "nope://s3cretpassword@host")
     assert "s3cret" not in str(info.value)
+
+
+def test_an_apprise_config_file_routes_the_digest_and_alerts_by_tag(
+    tmp_path: Path, db: Path, server: LoopbackServer
+) -> None:
+    mail, chat = Hook(), Hook()
+    server.route("/mail", mail)
+    server.route("/chat", chat)
+    (tmp_path / "apprise.yml").write_text(
+        f"urls:\n  - {json_url(server, '/mail')}:\n      tag: email\n"
+        f"  - {json_url(server, '/chat')}:\n      - tag: chat\n",
+        encoding="utf-8",
+    )
+    config = make_config(
+        tmp_path,
+        "  digest:\n    tag: email\n  alerts:\n    min_score: 80\n    tag: chat\n  notify:\n    config: apprise.yml\n",
+    )
+    routed = notify.load_targets(config, env={})
+    assert sorted(sorted(t.tags) for t in routed) == [["chat"], ["email"]]
+    with Store(db) as store:
+        ids = store_hits(store, [make_hit(config, 1, 90), make_hit(config, 2, 50)], WED)
+        assert len(notify.send_alerts(store, config, ids, WED, routed).sent) == 1
+        notify.send_due_digest(store, config, SLOT, routed)
+    assert [b["title"] for b in chat.bodies] == ["Alerte veille : coworking"]
+    assert [b["title"] for b in mail.bodies] == ["Veille du 8 au 13 janv. 2025 : 2 résultats"]

@@ -132,6 +132,14 @@ def check(env: Env) -> None:
     enabled = sum(f.enabled for f in config.feeds)
     click.echo(f"{env.feeds}: {len(config.feeds)} sources ({enabled} enabled): OK")
     click.echo(f"{env.keywords}: {len(config.queries)} queries: OK")
+    from watcher.errors import ConfigError
+    from watcher.notify import load_targets
+
+    try:  # the digest, alert and target settings, and the Apprise URLs of WATCHER_NOTIFY
+        count = len(load_targets(config))
+        click.echo(f"notification targets: {count or 'none, digests go to files beside the database'}: OK")
+    except ConfigError as exc:
+        fail(str(exc), code=2)
 
 
 @main.command(context_settings=CONTEXT)

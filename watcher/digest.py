@@ -553,9 +553,9 @@ def render_html(d: Digest) -> str:
             colour = {"spike": "#047857", "silent": "#b91c1c"}.get(t.mark, _MUTED)
             mark = f" {_mark_symbol(t.mark)} {lab[t.mark]}" if t.mark else ""
             out.append(
-                '<tr><td style="padding:3px 0;border-bottom:1px solid #eef0f3;word-break:break-word;">'
+                '<tr><td width="100%" style="padding:3px 0;border-bottom:1px solid #eef0f3;word-break:break-word;">'
                 f"{_e(t.keyword)}</td>"
-                '<td align="right" style="padding:3px 8px;border-bottom:1px solid #eef0f3;font-weight:600;'
+                '<td align="right" style="padding:3px 12px;border-bottom:1px solid #eef0f3;font-weight:600;'
                 f'white-space:nowrap;">{t.count}</td>'
                 f'<td align="right" style="padding:3px 0;border-bottom:1px solid #eef0f3;color:{colour};'
                 f'white-space:nowrap;">{_e(_change_text(t, d.language))}{_e(mark)}</td></tr>'
