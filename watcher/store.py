@@ -104,8 +104,53 @@ CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items BEGIN
 END;
 """
 
+# The delivery ledger (notify.py): each digest and its window; per target (a hash of its Apprise
+# URL, never the URL) the state of its delivery; which hits each target has been sent, so a hit
+# goes at most once to a target; and the immediate alerts sent.
+_V2_LEDGER = """
+CREATE TABLE digests (
+    id INTEGER PRIMARY KEY,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    created TEXT NOT NULL,
+    manual INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX digests_end ON digests(window_end);
+CREATE TABLE deliveries (
+    digest_id INTEGER NOT NULL REFERENCES digests(id),
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    claimed_at TEXT,
+    error TEXT,
+    sent_at TEXT,
+    items INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (digest_id, target)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_state ON deliveries(state, target);
+CREATE TABLE delivered_hits (
+    target TEXT NOT NULL,
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    digest_id INTEGER NOT NULL REFERENCES digests(id),
+    PRIMARY KEY (target, item_id)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    sent_at TEXT,
+    error TEXT,
+    PRIMARY KEY (item_id, target)
+) WITHOUT ROWID;
+CREATE INDEX alerts_claimed ON alerts(claimed_at);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2_LEDGER]
 
 
 def iso(dt: datetime) -> str:
@@ -401,6 +446,241 @@ class Store:
 
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # --- the digest and alert ledger (notify.py drives it; the order of writes is its guarantee) --
+
+    def first_seen(self, *, hits_only: bool = True) -> datetime | None:
+        """When the first hit (or, with hits_only=False, the first item) was stored."""
+        where = "WHERE score > 0" if hits_only else ""
+        return parse_iso(self.db.execute(f"SELECT MIN(first_seen) FROM items {where}").fetchone()[0])
+
+    def last_digest(self) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    def digest_hits(
+        self, start: datetime | None, end: datetime, *, target: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The hits first seen in [start, end), best first, each with `alerted` (sent as an alert).
+
+        With `target`: the hits first seen before `end` and since the target's first digest
+        (or `start` for a new target) that were never delivered to it, and `alerted` means
+        alerted to that target.
+        """
+        params: dict[str, Any] = {"end": iso(end), "target": target}
+        where = ["items.score > 0", "items.first_seen < :end"]
+        if target is not None:
+            floor = self.db.execute(
+                "SELECT MIN(digests.window_start) FROM deliveries JOIN digests ON digests.id = deliveries.digest_id"
+                " WHERE deliveries.target = ?",
+                (target,),
+            ).fetchone()[0]
+            start = parse_iso(floor) or start
+            where.append("items.id NOT IN (SELECT item_id FROM delivered_hits WHERE target = :target)")
+            alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
+        else:
+            alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND state = 'sent')"
+        if start is not None:
+            where.append("items.first_seen >= :start")
+            params["start"] = iso(start)
+        sql = f"""
+            SELECT items.*, {alerted} AS alerted,
+                   (SELECT json_group_array(source) FROM
+                     (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                   ) AS sources
+            FROM items WHERE {" AND ".join(where)}
+            ORDER BY items.score DESC, items.published DESC, items.id
+        """
+        return [{**_hit_row(row), "alerted": bool(row["alerted"])} for row in self.db.query(sql, params)]
+
+    def hits_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        sql = f"""
+            SELECT items.*, (SELECT json_group_array(source) FROM
+                              (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                            ) AS sources
+            FROM items WHERE items.id IN ({marks}) ORDER BY items.score DESC, items.id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, list(ids))]
+
+    def cluster_outlets(self, clusters: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """For each story cluster, its items (id, publisher, author, sources), whenever found."""
+        if not clusters:
+            return {}
+        marks = ",".join("?" * len(clusters))
+        out: dict[int, list[dict[str, Any]]] = {}
+        for row in self.db.query(
+            f"""SELECT items.id, items.cluster, items.publisher, items.author, items.url,
+                       (SELECT group_concat(source, ', ') FROM item_sources WHERE item_id = items.id) AS sources
+                FROM items WHERE cluster IN ({marks}) ORDER BY items.score DESC, items.id""",
+            list(clusters),
+        ):
+            out.setdefault(row["cluster"], []).append(dict(row))
+        return out
+
+    def keyword_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Hits per query (as written in keywords.txt) first seen in [start, end)."""
+        rows = self.db.execute(
+            "SELECT hit_keywords.query, count(*) FROM hit_keywords JOIN items ON items.id = hit_keywords.item_id"
+            " WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ? GROUP BY hit_keywords.query",
+            (iso(start), iso(end)),
+        ).fetchall()
+        return {query: int(n) for query, n in rows}
+
+    def source_item_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Items (hits or not) each source brought that were first seen in [start, end)."""
+        rows = self.db.execute(
+            "SELECT source, count(*) FROM item_sources WHERE first_seen >= ? AND first_seen < ? GROUP BY source",
+            (iso(start), iso(end)),
+        ).fetchall()
+        return {source: int(n) for source, n in rows}
+
+    def create_digest(
+        self, start: datetime, end: datetime, now: datetime, targets: Sequence[tuple[str, str]], *, manual: bool = False
+    ) -> int:
+        """Record a digest and one pending delivery per (target id, label), in one transaction."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO digests (window_start, window_end, created, manual) VALUES (?, ?, ?, ?)",
+                (iso(start), iso(end), iso(now), int(manual)),
+            )
+            digest_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO deliveries (digest_id, target, label, next_attempt) VALUES (?, ?, ?, ?)",
+                [(digest_id, target, label, iso(now)) for target, label in targets],
+            )
+        return digest_id
+
+    def open_deliveries(self) -> list[dict[str, Any]]:
+        """Deliveries not done yet (pending or failed), oldest digest first, with their digest's window."""
+        return list(
+            self.db.query(
+                """SELECT deliveries.*, digests.window_start, digests.window_end, digests.created
+                   FROM deliveries JOIN digests ON digests.id = deliveries.digest_id
+                   WHERE deliveries.state IN ('pending', 'failed')
+                   ORDER BY digests.window_end, digests.id, deliveries.target"""
+            )
+        )
+
+    def set_delivery_state(self, digest_id: int, target: str, state: str, error: str | None = None) -> None:
+        """For states that send nothing: 'superseded' (a later digest covers it), 'skipped' (nothing to say)."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE deliveries SET state = ?, error = ? WHERE digest_id = ? AND target = ?",
+                (state, error, digest_id, target),
+            )
+
+    def claim_delivery(self, digest_id: int, target: str, item_ids: Sequence[int], now: datetime) -> bool:
+        """Before sending: mark the delivery 'sending' and its hits as delivered to the target; commit.
+
+        Returns False (and changes nothing) when another process claimed it first. After this
+        commit, a crash leaves a 'sending' row: possibly sent, so it is never sent again.
+        """
+        with self.write() as conn:
+            changed = conn.execute(
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_at = ?, items = ?"
+                " WHERE digest_id = ? AND target = ? AND state IN ('pending', 'failed')",
+                (iso(now), len(item_ids), digest_id, target),
+            ).rowcount
+            if not changed:
+                return False
+            conn.executemany(
+                "INSERT INTO delivered_hits (target, item_id, digest_id) VALUES (?, ?, ?)",
+                [(target, item_id, digest_id) for item_id in item_ids],
+            )
+        return True
+
+    def finish_delivery(
+        self, digest_id: int, target: str, now: datetime, *, error: str | None = None, retry_at: datetime | None = None
+    ) -> None:
+        """After sending: 'sent', or 'failed' with its error, its hits released for the retry."""
+        with self.write() as conn:
+            if error is None:
+                conn.execute(
+                    "UPDATE deliveries SET state = 'sent', sent_at = ?, error = NULL"
+                    " WHERE digest_id = ? AND target = ?",
+                    (iso(now), digest_id, target),
+                )
+                conn.execute(
+                    "UPDATE deliveries SET state = 'uncertain-reported' WHERE target = ? AND state = 'uncertain'",
+                    (target,),
+                )
+                return
+            conn.execute(
+                "UPDATE deliveries SET state = 'failed', error = ?, next_attempt = ?"
+                " WHERE digest_id = ? AND target = ?",
+                (error, iso(retry_at or now), digest_id, target),
+            )
+            conn.execute("DELETE FROM delivered_hits WHERE digest_id = ? AND target = ?", (digest_id, target))
+
+    def mark_interrupted(self, claimed_before: datetime) -> list[dict[str, Any]]:
+        """'sending' deliveries claimed before this time were cut short by a crash: 'uncertain'."""
+        with self.write() as conn:
+            rows = conn.execute(
+                "SELECT digest_id, target, label FROM deliveries WHERE state = 'sending' AND claimed_at < ?",
+                (iso(claimed_before),),
+            ).fetchall()
+            conn.execute(
+                "UPDATE deliveries SET state = 'uncertain',"
+                " error = 'interrupted while sending: it may or may not have arrived'"
+                " WHERE state = 'sending' AND claimed_at < ?",
+                (iso(claimed_before),),
+            )
+            conn.execute(
+                "UPDATE alerts SET state = 'uncertain' WHERE state = 'sending' AND claimed_at < ?",
+                (iso(claimed_before),),
+            )
+        return [{"digest_id": r[0], "target": r[1], "label": r[2]} for r in rows]
+
+    def uncertain_deliveries(self, target: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                """SELECT deliveries.*, digests.window_start, digests.window_end FROM deliveries
+                   JOIN digests ON digests.id = deliveries.digest_id
+                   WHERE deliveries.target = ? AND deliveries.state = 'uncertain' ORDER BY digests.id""",
+                [target],
+            )
+        )
+
+    def digest_history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest digests, newest first, each with its deliveries (target labels, never URLs)."""
+        digests = list(self.db.query("SELECT * FROM digests ORDER BY id DESC LIMIT ?", [limit]))
+        for digest in digests:
+            digest["manual"] = bool(digest["manual"])
+            digest["deliveries"] = list(
+                self.db.query(
+                    "SELECT target, label, state, attempts, next_attempt, error, sent_at, items FROM deliveries"
+                    " WHERE digest_id = ? ORDER BY label",
+                    [digest["id"]],
+                )
+            )
+        return digests
+
+    def alerts_since(self, since: datetime) -> int:
+        """Items alerted (or being alerted) since this time, whatever the number of targets."""
+        row = self.db.execute(
+            "SELECT count(DISTINCT item_id) FROM alerts WHERE claimed_at >= ? AND state != 'failed'", (iso(since),)
+        ).fetchone()
+        return int(row[0])
+
+    def claim_alert(self, item_id: int, target: str, label: str, now: datetime) -> bool:
+        """Before sending an alert: record it 'sending'; False when this item was already alerted to the target."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO alerts (item_id, target, label, state, claimed_at)"
+                " VALUES (?, ?, ?, 'sending', ?)",
+                (item_id, target, label, iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    def finish_alert(self, item_id: int, target: str, now: datetime, error: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE alerts SET state = ?, sent_at = ?, error = ? WHERE item_id = ? AND target = ?",
+                ("failed" if error else "sent", None if error else iso(now), error, item_id, target),
+            )
 
 
 def _statements(script: str) -> Iterator[str]:
