@@ -23,6 +23,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -356,10 +357,12 @@ def _drain(wakeup: socket.socket) -> list[int]:
 def run_daemon(feeds: Path, keywords: Path, db: Path) -> int:
     """Run the watch; returns the exit code. Leaves at once if fetches abandoned by a stop still run."""
     code = Daemon(feeds, keywords, db).run()
-    lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if lingering:
-        # Threads of a poll cut short by the stop are waiting on the network; everything they could
-        # have stored is either committed or was never started, so there is nothing to wait for.
+    if threading.active_count() > 1:
+        # Threads of a poll cut short by the stop are waiting on the network (the interpreter would
+        # join them at exit, up to the fetch deadline). Everything they could have stored is either
+        # committed or was never started, so there is nothing to wait for.
         logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(code)
     return code
