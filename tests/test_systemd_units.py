@@ -65,7 +65,7 @@ def test_system_unit_declares_what_the_daemon_relies_on() -> None:
         "StateDirectory=watcher",
         "Environment=WATCHER_DB=/var/lib/watcher/watcher.db",
         "ExecReload=/bin/kill -HUP $MAINPID",
-        "DynamicUser=yes",
+        "User=watcher",
         "ProtectSystem=strict",
     ):
         assert needed in lines, needed
