@@ -340,8 +340,10 @@ def test_sigkill_in_the_middle_of_a_poll_then_restart_keeps_every_hit_once(
     assert integrity(tmp_path / "watch.db") == "ok"
 
     slow_delay[0] = 0.0
+    readies = len([f for _, f in notify.fields() if f == "READY=1"])
     second = Daemon(tmp_path, notify)
     daemons.append(second)
+    notify.wait_for(lambda f: f == "READY=1", count=readies + 1)
     second.wait_log("slow: ok, 2 items, 2 new hits")  # never stored, so due at once
     second.signal(signal.SIGUSR1)  # and everything again: nothing may come twice
     second.wait_log("fast: ok, 2 items, 0 new hits")
@@ -383,9 +385,10 @@ def test_sigkill_at_random_moments_never_duplicates_or_loses_a_hit(
         victim.proc.kill()
         victim.proc.wait(5)
         assert integrity(tmp_path / "watch.db") == "ok"
+    readies = len([f for _, f in notify.fields() if f == "READY=1"])
     last = Daemon(tmp_path, notify)
     daemons.append(last)
-    time.sleep(1)
+    notify.wait_for(lambda f: f == "READY=1", count=readies + 1)  # its signal handlers are in place
     last.signal(signal.SIGUSR1)  # every source once more, whatever it had stored
     for path in paths:
         last.wait_log(f"{path.strip('/')}: ok, 300 items", timeout=30)

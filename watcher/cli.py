@@ -291,8 +291,10 @@ def run(env: Env) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def status(env: Env, as_json: bool) -> None:
-    """Show the health of the watch: each source's last success, last error and next poll,
-    the digest, the hits of the week and the size of the database. Works while `watcher run` runs.
+    """Show the health of the watch at a glance.
+
+    Each source's last success, last error and next poll; the digest; the hits of the week;
+    the size of the database. Works while `watcher run` runs.
 
     Exit code 2 when feeds.yaml or keywords.txt does not load (the rest is still shown).
     """

@@ -161,7 +161,7 @@ class Daemon:
                         stuck_logged = True
                 else:
                     self.notifier.watchdog()
-                    next_ping = now + period / 2
+                next_ping = now + period / 2
             timeout = TICK if not period else max(0.0, min(TICK, next_ping - time.monotonic()))
             select.select([wakeup], [], [], timeout)
         self.notifier.stopping("stopping")
