@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,10 +113,10 @@ def main(ctx: click.Context, feeds: Path, keywords: Path, db: Path | None, verbo
                  watcher poll --all  (poll every source once)
                  watcher hits        (see what matched)
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not verbose:  # the commands print each source's outcome themselves
-        logging.getLogger("watcher.poll").setLevel(logging.ERROR)
+    from watcher.logs import setup
+
+    # journald priorities under systemd; the daemon logs a line per source per poll by default
+    setup(min(verbose, 2), daemon=ctx.invoked_subcommand == "run")
     ctx.obj = Env(feeds, keywords, db)
 
 
@@ -450,11 +449,52 @@ def notify_list(env: Env, as_json: bool) -> None:
 @main.command(context_settings=CONTEXT)
 @click.pass_obj
 def run(env: Env) -> None:
-    """Run the watch: poll each source on its interval until stopped (Ctrl-C or SIGTERM)."""
+    """Run the watch: poll each source on its interval until stopped (Ctrl-C or SIGTERM).
+
+    \b
+    Signals: SIGTERM, SIGINT  stop after storing what has arrived (exit 0)
+             SIGHUP           reload feeds.yaml and keywords.txt (also done when they change)
+             SIGUSR1          poll every enabled source now, due or not
+    Speaks the systemd notify protocol (Type=notify, WatchdogSec) when run as a service.
+    """
     from watcher.daemon import run_daemon
 
     env.config()  # a bad configuration stops here with exit code 2
     sys.exit(run_daemon(env.feeds, env.keywords, env.db))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def status(env: Env, as_json: bool) -> None:
+    """Show the health of the watch at a glance.
+
+    Each source's last success, last error and next poll; the digest; the hits of the week;
+    the size of the database. Works while `watcher run` runs.
+
+    Exit code 2 when feeds.yaml or keywords.txt does not load (the rest is still shown).
+    """
+    from watcher.config import load_config
+    from watcher.errors import ConfigError
+    from watcher.status import collect, render
+
+    if not env.db.exists():
+        fail(f"no database at {env.db} yet: run `watcher poll` or `watcher run` first", code=1)
+    config, problem = None, None
+    try:
+        config = load_config(env.feeds, env.keywords)
+    except ConfigError as exc:
+        problem = str(exc)
+    now = datetime.now(UTC)
+    with env.store() as store:
+        report = collect(store, config, now, problem)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for line in render(report, now):
+            click.echo(line)
+    if problem:
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -29,6 +29,7 @@ from watcher.types import Config, FetchRequest, Hit, Item, RawItem, SourceResult
 log = logging.getLogger("watcher.poll")
 
 MAX_REQUESTS_PER_POLL = 50  # pages and follow-ups of one source in one poll
+STOP_CHECK = 0.5  # seconds between looks at the stop signal while sources are being fetched
 
 
 @dataclass(frozen=True)
@@ -146,19 +147,27 @@ def run_poll(
     reports: list[PollReport] = []
     if not todo:
         return reports
-    with ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo))) as pool:
-        futures = [pool.submit(fetch_source, spec, states.get(spec.name), config, fetcher, now) for spec in todo]
-        for future in as_completed(futures):
-            result = future.result()
-            state = states.get(result.spec.name)
-            report = _store_result(store, matcher, result, state, config, clock(), rand())
-            reports.append(report)
-            if on_result:
-                on_result(report)
-            if stop():  # a stop signal: store nothing more, let running fetches end by their deadline
-                for f in futures:
-                    f.cancel()
+    pool = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
+    stopped = False
+    try:
+        pending = {pool.submit(fetch_source, spec, states.get(spec.name), config, fetcher, now) for spec in todo}
+        while pending:
+            # wake at least every STOP_CHECK seconds, so a stop is seen even while a slow source drips
+            done, pending = wait(pending, timeout=STOP_CHECK, return_when=FIRST_COMPLETED)
+            for future in done:  # what has arrived is stored, even on a stop
+                result = future.result()
+                state = states.get(result.spec.name)
+                report = _store_result(store, matcher, result, state, config, clock(), rand())
+                reports.append(report)
+                if on_result:
+                    on_result(report)
+            if stop():
+                stopped = True
                 break
+    finally:
+        # On a stop, sources not started are cancelled and running fetches are not waited for:
+        # they end by their own deadline and nothing of theirs is stored (they are polled again later).
+        pool.shutdown(wait=not stopped, cancel_futures=True)
     return reports
 
 
