@@ -16,8 +16,6 @@ when they change on disk); SIGUSR1 polls every enabled source now, due or not.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import logging
 import os
 import select
@@ -29,7 +27,6 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from watcher.config import load_config, read_credentials
@@ -59,13 +56,6 @@ def stamp(path: Path) -> Stamp:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def notify_module() -> ModuleType | None:
-    """watcher.notify (digest and alerts) when this build has it; the daemon runs without it."""
-    if importlib.util.find_spec("watcher.notify") is None:
-        return None
-    return importlib.import_module("watcher.notify")
-
-
 class Daemon:
     def __init__(
         self,
@@ -81,6 +71,7 @@ class Daemon:
         self.clock = clock
         self.config: Config | None = None  # the last good configuration; replaced whole by the main thread
         self.cycles = 0
+        self.digest_due: datetime | None = None  # the next digest slot or retry, from notify
         self._stop = threading.Event()
         self._wake = threading.Event()  # the worker's sleep ends early: reload, poll now, stop
         self._poll_all = threading.Event()
@@ -277,10 +268,10 @@ class Daemon:
 
     def after_poll(self, store: Store, config: Config, reports: Sequence[PollReport], now: datetime) -> None:
         """Immediate alerts for the new hits of this cycle (above the threshold notify applies)."""
+        from watcher import notify
+
         hit_ids = [i for r in reports for i in r.hit_ids]
-        notify = notify_module()
-        # MERGE: watcher.notify comes with the digest; until then a build without it sends no alert.
-        if not hit_ids or notify is None or not hasattr(notify, "send_alerts"):
+        if not hit_ids:
             return
         try:
             result = notify.send_alerts(store, config, hit_ids, now)
@@ -292,17 +283,16 @@ class Daemon:
 
     def digest_step(self, store: Store, config: Config, now: datetime) -> None:
         """Send the digest if its slot has come (notify decides and keeps the ledger)."""
-        notify = notify_module()
-        # MERGE: watcher.notify comes with the digest; until then a build without it sends no digest.
-        if notify is None or not hasattr(notify, "send_due_digest"):
-            return
+        from watcher import notify
+
         try:
             result = notify.send_due_digest(store, config, now)
         except Exception as exc:  # a delivery problem must not stop the watch; notify retries at the next cycle
             log.error("digest not sent: %s", exc)
             return
-        if result:
-            log.info("digest: %s", result)
+        self.digest_due = result.next_due
+        if result.created is not None or result.deliveries:
+            log.info("digest: %s", notify.describe_report(result))
 
     def _summary_cycle(self, store: Store, config: Config, reports: Sequence[PollReport], now: datetime) -> str:
         failed = sum(r.status == "error" for r in reports)
@@ -319,7 +309,7 @@ class Daemon:
         if self._stop.is_set() or self._poll_all.is_set():
             return 0.0
         now = self.clock()
-        upcoming = next_due(config, store, now)
+        upcoming = min((t for t in (next_due(config, store, now), self.digest_due) if t is not None), default=None)
         if upcoming is None:
             return MAX_SLEEP
         # at least half a second: a source whose poll was cut short is not retried in a spin

@@ -39,7 +39,7 @@ import apprise
 from watcher import digest as dg
 from watcher.errors import ConfigError
 from watcher.schedule import DigestSlot, Window, due_digest, next_slot, parse_slot
-from watcher.store import Store, parse_iso
+from watcher.store import Store, iso, parse_iso
 from watcher.types import Config
 
 log = logging.getLogger("watcher.notify")
@@ -51,6 +51,7 @@ _apprise_log.addHandler(logging.NullHandler())
 _apprise_log.propagate = False
 
 ENV = "WATCHER_NOTIFY"
+CONFIG_ENV = "WATCHER_APPRISE_CONFIG"  # an Apprise configuration file; the systemd unit passes it by LoadCredential
 FILE_TARGET = "file"  # the pseudo-target when nothing is configured: a file in the data directory
 RETRY_FIRST = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
@@ -107,7 +108,7 @@ def notify_settings(config: Config) -> NotifySettings:
     per_hour = alerts.get("max_per_hour", DEFAULT_ALERTS_PER_HOUR)
     if not isinstance(per_hour, int) or isinstance(per_hour, bool) or per_hour < 0:
         raise ConfigError(where, None, "settings.alerts.max_per_hour must be a whole number (0: no alerts)")
-    config_file = notify.get("config")
+    config_file = os.environ.get(CONFIG_ENV) or notify.get("config")
     base = config.feeds_path.parent if config.feeds_path else Path(".")
     return NotifySettings(
         slot=slot,
@@ -617,3 +618,40 @@ def send_alerts(
     if held:
         log.info("%d alerts held back by the limit of %d an hour", len(held), ns.alert_max_per_hour)
     return AlertReport(tuple(sent), tuple(failed), tuple(held))
+
+
+def describe_report(report: DigestReport) -> str:
+    """One log line for a digest call: what was recorded and what became of each target."""
+    parts = []
+    if report.created is not None:
+        parts.append(f"digest {report.created} recorded")
+    parts += [f"{d.target}: {d.state}" + (f" ({d.error})" if d.error else "") for d in report.deliveries]
+    parts += [f"uncertain: {i}" for i in report.interrupted]
+    return "; ".join(parts) or "nothing to send"
+
+
+def digest_status(store: Store, config: Config, now: datetime) -> dict[str, Any]:
+    """For `watcher status`: the next digest slot, and the last digest with its result per target."""
+    ns = notify_settings(config)
+    history = store.digest_history(limit=1)
+    last = None
+    if history:
+        d = history[0]
+        sent = [x["sent_at"] for x in d["deliveries"] if x["sent_at"]]
+        last = {
+            "id": d["id"],
+            "sent": max(sent) if sent else None,
+            "window_start": d["window_start"],
+            "window_end": d["window_end"],
+            "targets": [
+                {
+                    "target": x["label"],
+                    "ok": x["state"] == "sent",
+                    "state": x["state"],
+                    "error": x["error"],
+                    "sent_at": x["sent_at"],
+                }
+                for x in d["deliveries"]
+            ],
+        }
+    return {"next": iso(_next_due(store, ns, now)), "last": last}

@@ -8,12 +8,11 @@ that dict into the lines a person reads, and is pure (`now` is a parameter).
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from watcher.errors import ConfigError
 from watcher.store import Store, iso, parse_iso
 from watcher.types import Config
 
@@ -63,19 +62,15 @@ def collect(store: Store, config: Config | None, now: datetime, config_error: st
 
 
 def digest_status(store: Store, config: Config | None, now: datetime) -> dict[str, Any] | None:
-    """The next digest and the last one with its result per target; None when this build has no digest.
+    """The next digest and the last one with its result per target; None without a valid configuration."""
+    if config is None:
+        return None
+    from watcher import notify
 
-    MERGE: watcher.notify (the digest) is expected to provide `digest_status(store, config, now)`
-    returning {"next": ISO time or None, "last": {"sent": ISO time, "targets": [{"target": a name
-    that shows no secret, "ok": bool, "error": str | None}]} or None}. Wire or adapt it here.
-    """
-    if config is None or importlib.util.find_spec("watcher.notify") is None:
+    try:
+        return notify.digest_status(store, config, now)
+    except ConfigError:  # bad digest settings: `watcher check` names them
         return None
-    notify = importlib.import_module("watcher.notify")
-    if not hasattr(notify, "digest_status"):
-        return None
-    result: dict[str, Any] | None = notify.digest_status(store, config, now)
-    return result
 
 
 def database_bytes(path: Path) -> int:
@@ -157,7 +152,7 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
         last = digest.get("last")
         if last:
             results = ", ".join(
-                f"{t['target']} " + ("ok" if t.get("ok") else f"failed: {t.get('error')}")
+                f"{t['target']} " + ("ok" if t.get("ok") else f"{t.get('state')}: {t.get('error') or ''}".rstrip(": "))
                 for t in last.get("targets", [])
             )
             line += f"; last sent {relative(last.get('sent'), now)}" + (f" ({results})" if results else "")
