@@ -1,7 +1,7 @@
 """Keyword queries: the Google Alerts syntax of one keywords.txt line, parsed into a small tree.
 
 Also owns the word normalisation that the query side and the text side share (`words`,
-`singular`), so that both sides can never drift apart.
+`singular`, `singulars`, `joined_key`), so that both sides can never drift apart.
 
 Syntax (DESIGN.md, "Matching rules"):
 
