@@ -17,7 +17,6 @@ from watcher.query import (
     parse_query,
     singular,
     singulars,
-    singulars,
     terms,
     words,
 )
