@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -617,7 +617,9 @@ def report(env: Env, quarter: str | None, since: str | None, out: Path | None, a
     if since:
         start = since_option(since)
         assert start is not None
-        end, label, title = now, f"last-{since}", f"Watch report: the last {since}"
+        # stored times have whole seconds: the end is the next second, so what was found just now counts
+        end = now.replace(microsecond=0) + timedelta(seconds=1)
+        label, title = f"last-{since}", f"Watch report: the last {since}"
     else:
         label = (quarter or rp.current_quarter(now)).upper().replace("-", "")
         try:

@@ -446,9 +446,10 @@ class Store:
         try:
             return [_hit_row(row) for row in self.db.query(sql, {"q": fts_query, "limit": limit})]
         except sqlite3.OperationalError as exc:
-            if "fts5" in str(exc) or "syntax" in str(exc) or "no such column" in str(exc):
-                raise SearchSyntaxError(str(exc).removeprefix("fts5: ")) from None
-            raise StoreError(f"cannot search {self.path}: {exc}") from None
+            if any(word in str(exc) for word in ("locked", "disk", "malformed", "no such table")):
+                raise StoreError(f"cannot search {self.path}: {exc}") from None
+            # every other error of a MATCH is FTS5 not reading the query (unterminated string, ...)
+            raise SearchSyntaxError(str(exc).removeprefix("fts5: ")) from None
 
     # --- triage ----------------------------------------------------------------------------------
 
