@@ -80,7 +80,8 @@ def collect(store: Store, config: Config, start: datetime, end: datetime, title:
     series: dict[str, tuple[int, ...]] = {q: tuple(per_query[q]) for q in ranked[:MAX_SERIES]}
     if len(ranked) > MAX_SERIES:
         rest = [sum(per_query[q][i] for q in ranked[MAX_SERIES:]) for i in range(len(weeks))]
-        series[f"other queries ({len(ranked) - MAX_SERIES})"] = tuple(rest)
+        others = len(ranked) - MAX_SERIES
+        series[f"{others} other quer{'ies' if others > 1 else 'y'}"] = tuple(rest)
 
     pairs = store.keyword_items(start, end)
     total = len({i for i, _ in pairs})
@@ -163,7 +164,8 @@ def weekly_chart(report: Report, width: int = 960, height: int = 380) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
         ' font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="{left}" y="20" font-size="14" font-weight="bold" fill="#222">Hits per query per week</text>',
+        f'<text x="{left}" y="20" font-size="14" font-weight="bold" fill="#222">Hits per query per week,'
+        f" {_period(report)}</text>",
     ]
     for k in range(5):
         value = ceiling * k / 4
@@ -228,6 +230,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { background: #1f77b4; height: 0.8em; display: inline-block; vertical-align: middle; }
 .bad { color: #b00020; } .note { color: #666; font-style: italic; }
 img.chart { max-width: 100%; border: 1px solid #eee; }
+.scroll { overflow-x: auto; font-size: 0.85em; } .scroll td:first-child { white-space: nowrap; }
 .two { display: flex; gap: 2em; flex-wrap: wrap; } .two > div { flex: 1; min-width: 300px; }
 """
 
@@ -235,6 +238,19 @@ img.chart { max-width: 100%; border: 1px solid #eee; }
 def _period(report: Report) -> str:
     last = report.end - timedelta(seconds=1)
     return f"{report.start:%d/%m/%Y} – {last:%d/%m/%Y}"
+
+
+def _partial_weeks(report: Report) -> str:
+    """Which weeks of the chart the period covers only in part, in words ('' when none)."""
+    first_full = report.start.date() == report.weeks[0] and report.start.time() == datetime.min.time()
+    last_day = (report.end - timedelta(seconds=1)).date()
+    last_full = last_day == report.weeks[-1] + timedelta(days=6)
+    names = [f"the week of {report.weeks[0]:%d/%m}"] if not first_full else []
+    if not last_full and (len(report.weeks) > 1 or first_full):
+        names.append(f"the week of {report.weeks[-1]:%d/%m}")
+    if not names:
+        return ""
+    return " and ".join(names) + (" are" if len(names) > 1 else " is")
 
 
 def render_html(report: Report, chart_file: str = CHART_FILE) -> str:
@@ -253,14 +269,18 @@ def render_html(report: Report, chart_file: str = CHART_FILE) -> str:
     out.append("</div>")
     out.append("<h2>Hits per query per week</h2>")
     out.append(f'<img class="chart" src="{e(chart_file)}" alt="Hits per query per week">')
+    partial = _partial_weeks(report)
+    if partial:
+        out.append(f'<p class="note">Weeks start on Monday; {partial} only partly in the period.</p>')
     if report.series:
+        out.append('<div class="scroll">')
         out.append(
             "<table><tr><th>query</th>" + "".join(f"<th>{w:%d/%m}</th>" for w in report.weeks) + "<th>total</th></tr>"
         )
         for query, values in report.series.items():
             cells = "".join(f'<td class="n">{v}</td>' for v in values)
             out.append(f'<tr><td>{e(query)}</td>{cells}<td class="n"><b>{sum(values)}</b></td></tr>')
-        out.append("</table>")
+        out.append("</table></div>")
     out.append("<h2>Share of voice</h2>")
     if report.groups:
         out.append(_share_table("keyword group", report.groups))
