@@ -85,7 +85,7 @@ class Daemon:
         env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "WATCHDOG_USEC", "WATCHDOG_PID")}
         env.update({"NOTIFY_SOCKET": notify.env_value, **(extra_env or {})})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "watcher.cli", *args(folder), "run"],
+            [sys.executable, "-m", "watcher", *args(folder), "run"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=self.stderr,
@@ -139,7 +139,7 @@ def feeds_yaml(server: LoopbackServer, *paths: str) -> str:
 
 def cli(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "watcher.cli", *args(folder), *command],
+        [sys.executable, "-m", "watcher", *args(folder), *command],
         capture_output=True,
         text=True,
         timeout=30,
@@ -213,7 +213,7 @@ def test_logs_carry_journald_priorities_when_stderr_is_the_journal_stream(
     info = log_path.stat()
     env = {**os.environ, "NOTIFY_SOCKET": notify.env_value, "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
     with log_path.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", *args(tmp_path), "run"], env=env, stderr=err)
+        proc = subprocess.Popen([sys.executable, "-m", "watcher", *args(tmp_path), "run"], env=env, stderr=err)
         notify.wait_for(lambda f: f.startswith("STATUS=cycle 1:"))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0

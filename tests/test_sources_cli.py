@@ -108,7 +108,7 @@ def serve_everything(server: LoopbackServer) -> None:
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The installed command in its own process: real stderr logging, real environment."""
     return subprocess.run(
-        [sys.executable, "-m", "watcher.cli", "-vv", *args],
+        [sys.executable, "-m", "watcher", "-vv", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},

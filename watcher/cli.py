@@ -7,7 +7,6 @@ inside the commands that use them, so `watcher --help` starts fast.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -208,6 +207,13 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
 @click.option("--keyword", help="Only hits of this query (as written in keywords.txt).")
 @click.option("--source", help="Only hits from this source.")
 @click.option("--min-score", type=click.IntRange(0, 100), default=0, help="Only hits scoring at least this.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["new", "picked", "exported", "relayed", "skipped"]),
+    help="Only hits in this triage state (repeatable).",
+)
 @click.option("--limit", type=click.IntRange(1), help="At most this many hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (safe to open in a spreadsheet).")
@@ -219,6 +225,7 @@ def hits(
     keyword: str | None,
     source: str | None,
     min_score: int,
+    states: tuple[str, ...],
     limit: int | None,
     as_json: bool,
     as_csv: bool,
@@ -229,31 +236,19 @@ def hits(
         raise click.UsageError("choose one of --json and --csv")
     start = since_option(since)
     with env.store() as store:
-        rows = store.hits(since=start, keyword=keyword, source=source, min_score=min_score, limit=limit)
+        rows = store.hits(
+            since=start, keyword=keyword, source=source, min_score=min_score, limit=limit, states=states or None
+        )
     if as_json:
         for row in rows:
             row.pop("text", None)
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     elif as_csv:
+        from watcher.export import write_csv
+
         write_csv(rows, sys.stdout)
     else:
         print_hits(rows, explain)
-
-
-CSV_COLUMNS = ["id", "score", "published", "title", "url", "keywords", "sources", "author", "publisher", "state"]
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """A cell that a spreadsheet will show, never run: formulas are defused with a leading quote."""
-    text = ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def write_csv(rows: list[dict[str, Any]], out: Any) -> None:
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([spreadsheet_safe(row[c]) for c in CSV_COLUMNS])
 
 
 def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
@@ -266,13 +261,15 @@ def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
     for row in rows:
         date = row["published"][:10]
         title = display_title(row["title"], row["text"])
-        click.echo(f"[{row['score']:>3}] {date}  {click.style(title, bold=True)}")
+        state = f"  [{row['state']}]" if row["state"] != "new" else ""
+        click.echo(f"[{row['score']:>3}] {date}  {click.style(title, bold=True)}  #{row['id']}{state}")
         credit = row["publisher"] or row["author"]
         click.echo(f"      {row['url']}")
         sources = ", ".join(row["sources"])
         click.echo(f"      {', '.join(row['keywords'])}  ·  {sources}" + (f"  ·  {credit}" if credit else ""))
         if row["cluster"] is not None:
             click.echo(f"      story #{row['cluster']}")
+
         if explain:
             click.echo(f"      why: {explain_score(row['score_breakdown'])}")
     click.echo(f"{len(rows)} hits.")
@@ -497,5 +494,7 @@ def status(env: Env, as_json: bool) -> None:
         sys.exit(2)
 
 
-if __name__ == "__main__":
-    main()
+# The community manager's everyday commands (keywords, feeds, search, relay, export, report).
+from watcher.cli_manage import register  # noqa: E402  (they need `main`, `Env` and `fail` above)
+
+register(main)

@@ -14,6 +14,7 @@ never blocked thanks to WAL.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from watcher.dedupe import cluster_keys, same_story
-from watcher.errors import StoreError
+from watcher.errors import SearchSyntaxError, StoreError
 from watcher.types import Hit, SourceResult, SourceState
 
 BUSY_TIMEOUT_MS = 30_000
@@ -149,8 +150,30 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_claimed ON alerts(claimed_at);
 """
 
+# Triage (new -> picked -> exported -> relayed, or skipped) with its history, when a hit was
+# exported for relay, and a line per source per poll for the report on the sources' health.
+_V3_TRIAGE = """
+ALTER TABLE items ADD COLUMN exported_at TEXT;
+CREATE INDEX items_state ON items(state) WHERE score > 0;
+CREATE TABLE state_changes (
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    state TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX state_changes_at ON state_changes(at);
+CREATE TABLE poll_log (
+    source TEXT NOT NULL,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    items INTEGER NOT NULL DEFAULT 0,
+    new_hits INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE INDEX poll_log_at ON poll_log(at, source);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1, _V2_LEDGER]
+MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE]
 
 
 def iso(dt: datetime) -> str:
@@ -298,6 +321,10 @@ class Store:
                     "moved": result.permanent_url,
                 },
             )
+            conn.execute(
+                "INSERT INTO poll_log (source, at, status, items, new_hits, error) VALUES (?, ?, ?, ?, ?, ?)",
+                (spec.name, iso(now), result.status, len(result.items), new_hits, result.error),
+            )
         return Saved(new_items, new_hits, tuple(hit_ids))
 
     def _save_item(
@@ -415,10 +442,16 @@ class Store:
         source: str | None = None,
         min_score: int = 1,
         limit: int | None = None,
+        states: Sequence[str] | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
         """Stored hits, newest first, as plain dicts in the shape of `watcher hits --json`."""
         where = ["items.score >= :min_score"]
         params: dict[str, Any] = {"min_score": max(min_score, 1)}
+        if states is not None:
+            where.append(f"items.state IN ({_marks('state', states, params)})")
+        if ids is not None:
+            where.append(f"items.id IN ({_marks('id', ids, params)})")
         if since is not None:
             where.append("items.first_seen >= :since")
             params["since"] = iso(since)
@@ -439,6 +472,160 @@ class Store:
             sql += " LIMIT :limit"
             params["limit"] = limit
         return [_hit_row(row) for row in self.db.query(sql, params)]
+
+    def search(self, fts_query: str, *, limit: int = 50, hits_only: bool = True) -> list[dict[str, Any]]:
+        """Items whose title or text hold `fts_query` (FTS5 syntax, accents folded), best match first.
+
+        The title counts ten times the text in the ranking (bm25). Raises SearchSyntaxError on a
+        query FTS5 cannot read.
+        """
+        sql = f"""
+            SELECT items.*, bm25(items_fts, 10.0, 1.0) AS rank,
+                   (SELECT json_group_array(source) FROM
+                     (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                   ) AS sources
+            FROM items_fts JOIN items ON items.id = items_fts.rowid
+            WHERE items_fts MATCH :q {"AND items.score > 0" if hits_only else ""}
+            ORDER BY rank, items.published DESC LIMIT :limit
+        """
+        try:
+            return [_hit_row(row) for row in self.db.query(sql, {"q": fts_query, "limit": limit})]
+        except sqlite3.OperationalError as exc:
+            if any(word in str(exc) for word in ("locked", "disk", "malformed", "no such table")):
+                raise StoreError(f"cannot search {self.path}: {exc}") from None
+            # every other error of a MATCH is FTS5 not reading the query (unterminated string, ...)
+            raise SearchSyntaxError(str(exc).removeprefix("fts5: ")) from None
+
+    # --- triage ----------------------------------------------------------------------------------
+
+    def states_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """The triage state of each of these items that is a hit; unknown ids are left out."""
+        params: dict[str, Any] = {}
+        sql = f"SELECT id, state FROM items WHERE score > 0 AND id IN ({_marks('id', ids, params)})"
+        return {int(row[0]): str(row[1]) for row in self.db.execute(sql, params).fetchall()}
+
+    def set_state(self, ids: Sequence[int], state: str, *, allowed_from: Sequence[str], now: datetime) -> list[int]:
+        """Move these hits to `state` where their state is one of `allowed_from`; the ids moved.
+
+        One transaction; each change is kept in `state_changes` with its time, and moving to
+        "exported" also stamps `exported_at`.
+        """
+        if not ids:
+            return []
+        params: dict[str, Any] = {"state": state, "now": iso(now)}
+        id_marks = _marks("id", ids, params)
+        from_marks = _marks("from", allowed_from, params)
+        where = f"score > 0 AND id IN ({id_marks}) AND state IN ({from_marks})"
+        with self.write() as conn:
+            moved = [int(r[0]) for r in conn.execute(f"SELECT id FROM items WHERE {where}", params).fetchall()]
+            stamp = ", exported_at = :now" if state == "exported" else ""
+            conn.execute(f"UPDATE items SET state = :state{stamp} WHERE {where}", params)
+            conn.executemany(
+                "INSERT INTO state_changes (item_id, state, at) VALUES (?, ?, ?)", [(i, state, iso(now)) for i in moved]
+            )
+        return moved
+
+    # --- matching stored items again (a query was added) ------------------------------------------
+
+    def items_since(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Every stored item (hit or not) first seen since `since`, with its sources, oldest first."""
+        where, params = ("first_seen >= :since", {"since": iso(since)}) if since else ("1", {})
+        sql = f"""
+            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
+            FROM items WHERE {where} ORDER BY first_seen, id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, params)]
+
+    def add_matches(self, updates: Sequence[Rematch], *, cluster_days: int = 3) -> int:
+        """Record queries that stored items turn out to match; the score only ever goes up.
+
+        An item that becomes a hit this way joins its story cluster as a newly polled one would.
+        Returns how many items changed.
+        """
+        changed = 0
+        with self.write() as conn:
+            for u in updates:
+                row = conn.execute("SELECT score, keywords, title, published FROM items WHERE id = ?", (u.item_id,))
+                found = row.fetchone()
+                if found is None:
+                    continue
+                old_score, old_keywords = int(found[0]), json.loads(found[1])
+                keywords = list(dict.fromkeys([*old_keywords, *u.keywords]))
+                if keywords == old_keywords and u.score <= old_score:
+                    continue
+                better = u.score > old_score
+                conn.execute(
+                    "UPDATE items SET keywords = ?, score = MAX(score, ?),"
+                    " breakdown = CASE WHEN ? THEN ? ELSE breakdown END WHERE id = ?",
+                    (json.dumps(keywords), u.score, better, json.dumps(dict(u.breakdown)), u.item_id),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO hit_keywords (item_id, query) VALUES (?, ?)",
+                    [(u.item_id, k) for k in keywords],
+                )
+                if old_score == 0 and u.score > 0:
+                    published = parse_iso(found[3])
+                    assert published is not None
+                    self._cluster(conn, u.item_id, found[2], published, cluster_days)
+                changed += 1
+        return changed
+
+    # --- the report --------------------------------------------------------------------------------
+
+    def keyword_weeks(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+        """(query, day the hit was found (YYYY-MM-DD), hits) for hits found in [start, end)."""
+        sql = """
+            SELECT hit_keywords.query, substr(items.first_seen, 1, 10) AS day, count(*)
+            FROM hit_keywords JOIN items ON items.id = hit_keywords.item_id
+            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            GROUP BY hit_keywords.query, day ORDER BY day
+        """
+        return [(str(q), str(d), int(n)) for q, d, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def keyword_items(self, start: datetime, end: datetime) -> list[tuple[int, str]]:
+        """(item id, query) for every hit found in [start, end) and each query it matched."""
+        sql = """
+            SELECT hit_keywords.item_id, hit_keywords.query FROM hit_keywords
+            JOIN items ON items.id = hit_keywords.item_id
+            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+        """
+        return [(int(i), str(q)) for i, q in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def top_publishers(self, start: datetime, end: datetime, limit: int = 10) -> list[tuple[str, int]]:
+        sql = """
+            SELECT COALESCE(NULLIF(publisher, ''), NULLIF(author, ''), '(unknown)') AS who, count(*) AS n
+            FROM items WHERE score > 0 AND first_seen >= ? AND first_seen < ?
+            GROUP BY who ORDER BY n DESC, who LIMIT ?
+        """
+        return [(str(w), int(n)) for w, n in self.db.execute(sql, (iso(start), iso(end), limit)).fetchall()]
+
+    def source_hits(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
+        """Hits found in [start, end) per source that gave them (a hit from two sources counts for both)."""
+        sql = """
+            SELECT item_sources.source, count(DISTINCT items.id) AS n
+            FROM item_sources JOIN items ON items.id = item_sources.item_id
+            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            GROUP BY item_sources.source ORDER BY n DESC, item_sources.source
+        """
+        return [(str(s), int(n)) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def triage_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """How many distinct hits reached each triage state in [start, end)."""
+        sql = """
+            SELECT state, count(DISTINCT item_id) FROM state_changes WHERE at >= ? AND at < ? GROUP BY state
+        """
+        return {str(s): int(n) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()}
+
+    def poll_health(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Per source, its polls in [start, end): how many, how many failed, the last error, new hits."""
+        sql = """
+            SELECT source, count(*) AS polls, sum(status = 'error') AS errors, sum(items) AS items,
+                   sum(new_hits) AS new_hits, max(at) AS last_poll,
+                   (SELECT error FROM poll_log AS p WHERE p.source = poll_log.source AND p.at >= :start
+                      AND p.at < :end AND p.status = 'error' ORDER BY p.at DESC LIMIT 1) AS last_error
+            FROM poll_log WHERE at >= :start AND at < :end GROUP BY source ORDER BY source
+        """
+        return list(self.db.query(sql, {"start": iso(start), "end": iso(end)}))
 
     def count(self, sql_where: str = "1", params: Mapping[str, Any] | None = None) -> int:
         row = self.db.execute(f"SELECT count(*) FROM items WHERE {sql_where}", dict(params or {})).fetchone()
@@ -683,6 +870,40 @@ class Store:
             )
 
 
+_FTS_SYNTAX = re.compile(r'["*()^:]|\b(?:AND|OR|NOT|NEAR)\b')
+
+
+def fts_query(text: str) -> str:
+    """What a person typed, as an FTS5 query.
+
+    Plain words (the usual case) become quoted strings that must all occur, so `tiers-lieux`
+    or `l'équilibre` need no FTS5 knowledge; text that uses FTS5's own syntax (quotes, `*`,
+    AND/OR/NOT, NEAR, parentheses) is handed over as written.
+    """
+    if _FTS_SYNTAX.search(text):
+        return text
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+@dataclass(frozen=True)
+class Rematch:
+    """A stored item that matches queries it was not matched with when it was stored."""
+
+    item_id: int
+    keywords: tuple[str, ...]
+    score: int
+    breakdown: Mapping[str, float]
+
+
+def _marks(prefix: str, values: Sequence[Any], params: dict[str, Any]) -> str:
+    """Named placeholders for an IN (...) list, their values added to `params`."""
+    names = []
+    for index, value in enumerate(values):
+        params[f"{prefix}{index}"] = value
+        names.append(f":{prefix}{index}")
+    return ", ".join(names) or "NULL"
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a migration into statements (triggers hold semicolons, so use sqlite's own judgement)."""
     buffer = ""
@@ -729,5 +950,6 @@ def _hit_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "engagement": loads(row["engagement"]) or {},
         "no_reuse": bool(row["no_reuse"]),
         "state": row["state"],
+        "exported_at": row.get("exported_at"),
         "text": row["text"],
     }
