@@ -17,6 +17,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    raw_query: str = ""  # the query string as sent, before decoding (to check how it was encoded)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class LoopbackServer:
                     query=parse_qs(parts.query),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
+                    raw_query=parts.query,
                 )
                 with outer._lock:
                     outer.requests.append(req)

@@ -149,3 +149,28 @@ def test_many_queries_sharing_words_are_all_found() -> None:
     matcher = compile_queries([_query(t, i) for i, t in enumerate(texts)])
     found = matcher.match("Un co-working à Sceaux", "")
     assert [m.query.text for m in found] == texts[:6]
+
+
+def test_joined_forms_do_not_run_from_the_title_into_the_body() -> None:
+    matcher = compile_queries([_query("tierslieux"), _query("cowork*"), _query('"fab lab"')])
+    assert matcher.match("Un tiers", "lieux ouvre") == []
+    assert matcher.match("Les co", "workers") == []
+    assert matcher.match("Un fab", "lab") == []
+
+
+def test_one_matcher_for_all_queries_agrees_with_one_matcher_per_query() -> None:
+    # The inverted index only narrows which queries are evaluated; it must never lose or add one.
+    raw_cases = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+    cases = [(c["query"], c["title"], c["body"]) for c in raw_cases] + [(q, t, b) for q, t, b, _, _ in OWN_CASES]
+    texts = list(dict.fromkeys(q for q, _, _ in cases))
+    queries = [_query(t, line) for line, t in enumerate(texts, start=1)]
+    everything = compile_queries(queries)
+    alone = [compile_queries([q]) for q in queries]
+    compared = 0
+    for _, title, body in cases:
+        together = [(m.query.text, m.in_title, m.in_body) for m in everything.match(title, body)]
+        one_by_one = [(m.query.text, m.in_title, m.in_body) for a in alone for m in a.match(title, body)]
+        assert together == one_by_one, (title, body)
+        compared += len(together)
+    # Each item matches at least its own query when its case expects a match, often more.
+    assert compared >= sum(1 for c in raw_cases if c["match"]) + sum(1 for *_, e, _ in OWN_CASES if e)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DATA
 from tests.feedgen import Entry, etag_feed, rss
 from tests.loopback import LoopbackServer, Request, Response
 from watcher.config import parse_feeds, parse_keywords
@@ -186,3 +187,36 @@ def test_database_after_a_poll_passes_integrity_check_from_another_connection(
     conn = sqlite3.connect(tmp_path / "w.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM items WHERE score > 0").fetchone()[0] == 1
+
+
+def test_google_alerts_feed_is_stored_with_real_links_and_clean_titles(server: LoopbackServer, store: Store) -> None:
+    body = (DATA / "feeds" / "google_alerts.xml").read_bytes()
+    server.route("/alerts", Response(200, {"Content-Type": "application/atom+xml"}, body))
+    config = make_config(rss_feed("alerte", server.url("/alerts")), keywords="tiers-lieux\n")
+    assert poll(config, store)["alerte"].new_hits >= 2
+    hits = store.hits()
+    by_url = {h["url"]: h for h in hits}
+    assert "https://www.actu-territoires.example.fr/index.php?option=article&id=9174" in by_url
+    for hit in hits:
+        assert "google.com/url" not in hit["url"]
+        assert "<b>" not in hit["title"] and "&" not in hit["title"].replace("& ", "")
+    assert by_url["https://www.actu-territoires.example.fr/index.php?option=article&id=9174"]["title"] == (
+        "L'essor des tiers-lieux en Île-de-France"
+    )
+
+
+def test_google_news_kind_searches_each_query_and_keeps_the_publisher(server: LoopbackServer, store: Store) -> None:
+    body = (DATA / "feeds" / "google_news_search.xml").read_bytes()
+    server.route("/rss/search", Response(200, {"Content-Type": "application/rss+xml"}, body))
+    feeds = f"  - name: gnews\n    kind: google_news\n    base_url: {server.base}\n"
+    config = make_config(feeds, keywords='tiers-lieux\n"équilibre de vie"\ntélétravail*\n')
+    report = poll(config, store)["gnews"]
+    assert report.status == "ok"
+    sent = [r.query for r in server.hits("/rss/search")]
+    assert [q["q"][0] for q in sent] == ["tiers-lieux", '"équilibre de vie"', "télétravail"]
+    assert all((q["hl"], q["gl"], q["ceid"]) == (["fr"], ["FR"], ["FR:fr"]) for q in sent)
+    hits = store.hits()
+    assert hits, "the search results matched no query"
+    for hit in hits:
+        assert hit["publisher"], hit
+        assert not hit["title"].endswith(" - " + hit["publisher"])

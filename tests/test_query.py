@@ -17,7 +17,6 @@ from watcher.query import (
     parse_query,
     singular,
     singulars,
-    singulars,
     terms,
     words,
 )
@@ -45,6 +44,15 @@ from watcher.query import (
 )
 def test_words_normalises_case_accents_elision_and_separators(text: str, expected: list[str]) -> None:
     assert words(text) == expected
+
+
+@pytest.mark.parametrize(
+    "latin",
+    ["L'Été du Tiers-Lieu", "Œuvre d’art, cœur", "aujourd'hui QU'IL vient", "Ça coûte 12 € — ﬁn", "l' x"],
+)
+def test_words_gives_the_same_words_whatever_else_the_text_holds(latin: str) -> None:
+    # Text with letters outside Latin scripts takes the general path; the rest the fast one.
+    assert words(latin + " Москва") == [*words(latin), "москва"]
 
 
 def test_fold_keeps_non_latin_letters() -> None:

@@ -7,9 +7,7 @@ inside the commands that use them, so `watcher --help` starts fast.
 
 from __future__ import annotations
 
-import csv
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,10 +112,10 @@ def main(ctx: click.Context, feeds: Path, keywords: Path, db: Path | None, verbo
                  watcher poll --all  (poll every source once)
                  watcher hits        (see what matched)
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if not verbose:  # the commands print each source's outcome themselves
-        logging.getLogger("watcher.poll").setLevel(logging.ERROR)
+    from watcher.logs import setup
+
+    # journald priorities under systemd; the daemon logs a line per source per poll by default
+    setup(min(verbose, 2), daemon=ctx.invoked_subcommand == "run")
     ctx.obj = Env(feeds, keywords, db)
 
 
@@ -132,6 +130,14 @@ def check(env: Env) -> None:
     enabled = sum(f.enabled for f in config.feeds)
     click.echo(f"{env.feeds}: {len(config.feeds)} sources ({enabled} enabled): OK")
     click.echo(f"{env.keywords}: {len(config.queries)} queries: OK")
+    from watcher.errors import ConfigError
+    from watcher.notify import load_targets
+
+    try:  # the digest, alert and target settings, and the Apprise URLs of WATCHER_NOTIFY
+        count = len(load_targets(config))
+        click.echo(f"notification targets: {count or 'none, digests go to files beside the database'}: OK")
+    except ConfigError as exc:
+        fail(str(exc), code=2)
 
 
 @main.command(context_settings=CONTEXT)
@@ -201,6 +207,13 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
 @click.option("--keyword", help="Only hits of this query (as written in keywords.txt).")
 @click.option("--source", help="Only hits from this source.")
 @click.option("--min-score", type=click.IntRange(0, 100), default=0, help="Only hits scoring at least this.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["new", "picked", "exported", "relayed", "skipped"]),
+    help="Only hits in this triage state (repeatable).",
+)
 @click.option("--limit", type=click.IntRange(1), help="At most this many hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (safe to open in a spreadsheet).")
@@ -212,6 +225,7 @@ def hits(
     keyword: str | None,
     source: str | None,
     min_score: int,
+    states: tuple[str, ...],
     limit: int | None,
     as_json: bool,
     as_csv: bool,
@@ -222,31 +236,19 @@ def hits(
         raise click.UsageError("choose one of --json and --csv")
     start = since_option(since)
     with env.store() as store:
-        rows = store.hits(since=start, keyword=keyword, source=source, min_score=min_score, limit=limit)
+        rows = store.hits(
+            since=start, keyword=keyword, source=source, min_score=min_score, limit=limit, states=states or None
+        )
     if as_json:
         for row in rows:
             row.pop("text", None)
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     elif as_csv:
+        from watcher.export import write_csv
+
         write_csv(rows, sys.stdout)
     else:
         print_hits(rows, explain)
-
-
-CSV_COLUMNS = ["id", "score", "published", "title", "url", "keywords", "sources", "author", "publisher", "state"]
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """A cell that a spreadsheet will show, never run: formulas are defused with a leading quote."""
-    text = ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def write_csv(rows: list[dict[str, Any]], out: Any) -> None:
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([spreadsheet_safe(row[c]) for c in CSV_COLUMNS])
 
 
 def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
@@ -259,27 +261,240 @@ def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
     for row in rows:
         date = row["published"][:10]
         title = display_title(row["title"], row["text"])
-        click.echo(f"[{row['score']:>3}] {date}  {click.style(title, bold=True)}")
+        state = f"  [{row['state']}]" if row["state"] != "new" else ""
+        click.echo(f"[{row['score']:>3}] {date}  {click.style(title, bold=True)}  #{row['id']}{state}")
         credit = row["publisher"] or row["author"]
         click.echo(f"      {row['url']}")
         sources = ", ".join(row["sources"])
         click.echo(f"      {', '.join(row['keywords'])}  ·  {sources}" + (f"  ·  {credit}" if credit else ""))
         if row["cluster"] is not None:
             click.echo(f"      story #{row['cluster']}")
+
         if explain:
             click.echo(f"      why: {explain_score(row['score_breakdown'])}")
     click.echo(f"{len(rows)} hits.")
 
 
 @main.command(context_settings=CONTEXT)
+@click.option(
+    "--preview", is_flag=True, help="Render the next digest (everything since the last one); send and record nothing."
+)
+@click.option("--send", is_flag=True, help="Deliver now what each target has not had yet; retry failed targets.")
+@click.option("--history", is_flag=True, help="List the latest digests and what became of each delivery.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "markdown", "text"]),
+    help="With --preview: the format (default: text on screen, html with --out).",
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="With --preview: write to this file.")
+@click.option("--json", "as_json", is_flag=True, help="With --send or --history: print JSON.")
+@click.pass_obj
+def digest(
+    env: Env, preview: bool, send: bool, history: bool, fmt: str | None, out: Path | None, as_json: bool
+) -> None:
+    """Preview, send or review the digest.
+
+    \b
+    watcher digest --preview                      the next digest, as text
+    watcher digest --preview --out digest.html    as an HTML page (open it in a browser)
+    watcher digest --send                         deliver now; exit 1 if a target refused
+    watcher digest --history                      past digests and their deliveries
+
+    Targets: Apprise URLs in WATCHER_NOTIFY (separated by spaces) or the Apprise configuration
+    file of settings.notify.config; with none, the digest is written beside the database.
+    """
+    if preview + send + history != 1:
+        raise click.UsageError("choose one of --preview, --send and --history")
+    if (fmt or out) and not preview:
+        raise click.UsageError("--format and --out go with --preview")
+    config = env.config()
+    from watcher import notify
+    from watcher.errors import ConfigError
+
+    now = datetime.now(UTC)
+    with env.store() as store:
+        if history:
+            rows = store.digest_history()
+            if as_json:
+                for row in rows:
+                    for d in row["deliveries"]:
+                        d.pop("target", None)
+                click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            else:
+                print_digest_history(rows)
+            return
+        if preview:
+            try:
+                text, _ = notify.preview_digest(store, config, now, fmt or ("html" if out else "text"))
+            except ConfigError as exc:
+                fail(str(exc), code=2)
+            if out is None:
+                click.echo(text, nl=False)
+                return
+            try:
+                out.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                fail(f"cannot write {out}: {exc.strerror}")
+            click.echo(f"Digest preview written to {out}")
+            return
+        try:
+            report = notify.send_digest_now(store, config, now)
+        except ConfigError as exc:
+            fail(str(exc), code=2)
+    if as_json:
+        click.echo(json.dumps(digest_report_json(report), ensure_ascii=False, indent=2))
+    else:
+        print_digest_report(report)
+    if report.failed:
+        sys.exit(1)
+
+
+def digest_report_json(report: Any) -> dict[str, Any]:
+    return {
+        "created": report.created,
+        "window": {"start": report.window.start.isoformat(), "end": report.window.end.isoformat()}
+        if report.window
+        else None,
+        "deliveries": [
+            {"digest": d.digest_id, "target": d.target, "state": d.state, "hits": d.items, "error": d.error}
+            for d in report.deliveries
+        ],
+        "interrupted": list(report.interrupted),
+    }
+
+
+def print_digest_report(report: Any) -> None:
+    for item in report.interrupted:
+        click.echo(f"interrupted earlier, not sent again: {item}")
+    sent = [d for d in report.deliveries if d.state in ("sent", "failed", "skipped")]
+    if not sent:
+        click.echo("Nothing new to send: every target has had every hit.")
+        return
+    for d in report.deliveries:
+        detail = f"{d.items} hits" if d.state == "sent" else (d.error or "")
+        if d.path:
+            detail += f", written to {d.path}"
+        click.echo(f"digest {d.digest_id} -> {d.target}: {d.state}" + (f" ({detail})" if detail else ""))
+
+
+def print_digest_history(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("No digest yet.")
+        return
+    for row in rows:
+        kind = " (sent by hand)" if row["manual"] else ""
+        click.echo(f"digest {row['id']}: {row['window_start']} to {row['window_end']}{kind}")
+        for d in row["deliveries"]:
+            when = f" at {d['sent_at']}" if d["sent_at"] else ""
+            error = f": {d['error']}" if d["error"] else ""
+            click.echo(f"    {d['label']}: {d['state']}{when}, {d['items']} hits, {d['attempts']} attempts{error}")
+
+
+@main.group(context_settings=CONTEXT)
+def notify() -> None:
+    """Notification targets (Apprise): list them, send a test message."""
+
+
+@notify.command("test", context_settings=CONTEXT)
+@click.pass_obj
+def notify_test(env: Env) -> None:
+    """Send one short message to every target and print each one's result (exit 1 if one refused)."""
+    config = env.config()
+    from watcher import notify as notify_module
+    from watcher.errors import ConfigError
+
+    try:
+        targets = notify_module.load_targets(config)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    if not targets:
+        fail(f"no target configured: set {notify_module.ENV} or settings.notify.config", code=2)
+    results = notify_module.send_test(config, datetime.now(UTC), targets)
+    for r in results:
+        click.echo(f"{r.target}: " + ("sent" if r.ok else f"FAILED: {r.error}"))
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+@notify.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@click.pass_obj
+def notify_list(env: Env, as_json: bool) -> None:
+    """List the targets (service, hash, tags, format), never their URLs."""
+    config = env.config()
+    from watcher import notify as notify_module
+    from watcher.errors import ConfigError
+
+    try:
+        targets = notify_module.load_targets(config)
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    rows = [
+        {"target": t.label, "tags": sorted(t.tags), "format": t.fmt, "max_chars": t.max_chars} for t in targets
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        click.echo(f"No target: digests are written to files beside the database (set {notify_module.ENV}).")
+    else:
+        for t in targets:
+            tags = ", ".join(sorted(t.tags)) or "no tag"
+            click.echo(f"{t.label}  {t.fmt}, up to {t.max_chars} characters, {tags}")
+
+
+@main.command(context_settings=CONTEXT)
 @click.pass_obj
 def run(env: Env) -> None:
-    """Run the watch: poll each source on its interval until stopped (Ctrl-C or SIGTERM)."""
+    """Run the watch: poll each source on its interval until stopped (Ctrl-C or SIGTERM).
+
+    \b
+    Signals: SIGTERM, SIGINT  stop after storing what has arrived (exit 0)
+             SIGHUP           reload feeds.yaml and keywords.txt (also done when they change)
+             SIGUSR1          poll every enabled source now, due or not
+    Speaks the systemd notify protocol (Type=notify, WatchdogSec) when run as a service.
+    """
     from watcher.daemon import run_daemon
 
     env.config()  # a bad configuration stops here with exit code 2
     sys.exit(run_daemon(env.feeds, env.keywords, env.db))
 
 
-if __name__ == "__main__":
-    main()
+@main.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def status(env: Env, as_json: bool) -> None:
+    """Show the health of the watch at a glance.
+
+    Each source's last success, last error and next poll; the digest; the hits of the week;
+    the size of the database. Works while `watcher run` runs.
+
+    Exit code 2 when feeds.yaml or keywords.txt does not load (the rest is still shown).
+    """
+    from watcher.config import load_config
+    from watcher.errors import ConfigError
+    from watcher.status import collect, render
+
+    if not env.db.exists():
+        fail(f"no database at {env.db} yet: run `watcher poll` or `watcher run` first", code=1)
+    config, problem = None, None
+    try:
+        config = load_config(env.feeds, env.keywords)
+    except ConfigError as exc:
+        problem = str(exc)
+    now = datetime.now(UTC)
+    with env.store() as store:
+        report = collect(store, config, now, problem)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for line in render(report, now):
+            click.echo(line)
+    if problem:
+        sys.exit(2)
+
+
+# The community manager's everyday commands (keywords, feeds, search, relay, export, report).
+from watcher.cli_manage import register  # noqa: E402  (they need `main`, `Env` and `fail` above)
+
+register(main)

@@ -48,7 +48,7 @@ def parse_duration(text: str | int | float) -> int:
 
 def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
     """Parse the text of keywords.txt. Raises ConfigError naming the line and column."""
-    from watcher.query import describe, parse_query
+    from watcher.query import parse_query, same_query_key
 
     queries: list[Query] = []
     seen: dict[str, int] = {}
@@ -69,7 +69,7 @@ def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
         except QuerySyntaxError as exc:
             column = exc.column + (len(raw) - len(raw.lstrip()))
             raise ConfigError(path, number, f"column {column}: {exc.problem} in {line!r}") from None
-        canonical = describe(tree)
+        canonical = same_query_key(tree)
         if canonical in seen:
             raise ConfigError(
                 path, number, f"{line!r} repeats the query of line {seen[canonical]} (same after normalisation)"
@@ -232,7 +232,7 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise doc.error(_child(node, "tags"), f"feed {name!r}: tags must be a list of words")
     options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
-    return SourceSpec(
+    spec = SourceSpec(
         name=name.strip(),
         kind=kind,
         url=url.strip() if isinstance(url, str) else None,
@@ -244,6 +244,13 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
         options=options,
         line=line,
     )
+    if enabled:  # the source kind's own keys (an empty credential...), before any poll
+        from watcher.sources import check_spec
+
+        problem = check_spec(spec)
+        if problem:
+            raise doc.error(node, f"feed {name!r}: {problem}")
+    return spec
 
 
 def parse_feeds(
@@ -259,7 +266,9 @@ def parse_feeds(
     unknown = set(data) - {"feeds", "settings"}
     if unknown:
         key = sorted(unknown)[0]
-        raise doc.error(_child(root, key, want_key=True), f"unknown top-level key {key!r} (expected `feeds` and `settings`)")
+        raise doc.error(
+            _child(root, key, want_key=True), f"unknown top-level key {key!r} (expected `feeds` and `settings`)"
+        )
     settings = _settings(doc, _child(root, "settings"), data.get("settings"), base or Path("."))
     environment = dict(env if env is not None else os.environ)
     if settings.credentials_file:

@@ -12,6 +12,7 @@ WatcherError
 ├── ParseError           sources/*: an answer that is not what the source gives
 │   └── NotAFeed         an HTML page or other non-feed; names advertised feed links
 ├── StoreError           store.py: the database cannot be read or written
+│   └── SearchSyntaxError a full-text search that FTS5 cannot read
 └── DeliveryError        notify.py: a target refused a message
 """
 
@@ -82,6 +83,10 @@ class NotAFeed(ParseError):
 
 class StoreError(WatcherError):
     pass
+
+
+class SearchSyntaxError(StoreError):
+    """`watcher search` text that SQLite FTS5 cannot read (an unclosed quote, a lone operator)."""
 
 
 class DeliveryError(WatcherError):

@@ -1,11 +1,13 @@
 """Matching items against the queries of keywords.txt, fast enough for thousands of queries.
 
-An item is cut once into normalised words per field (title, body), and every run of one to
-three consecutive words is also kept joined end to end, so "tiers lieux", "tiers-lieux",
-"tierslieux" and "#TiersLieux" all yield the key "tierslieu". Each compiled query has anchors:
-keys of which at least one must be present for the query to hold. An inverted index from
-anchor to queries gives the few candidates of an item, and only those are evaluated; prefix
-terms are found through a table keyed by their first characters, never by a scan of all queries.
+An item is cut once into normalised words, and every run of two or three consecutive words is
+also put end to end, so "tiers lieux", "tiers-lieux", "tierslieux" and "#TiersLieux" all give
+the key "tierslieu". Each compiled query has anchors: keys (or prefixes) of which at least one
+must be present for the query to hold. Inverted indexes from anchor to queries give the few
+candidate queries of an item, and only those are evaluated, field by field (title, body).
+Prefix terms are found through a table keyed by their first characters, never by trying every
+query. Finding candidates uses whole-list operations (set intersections, map) rather than a
+Python loop over the words, since most items match no query at all.
 
 Pure: values in, values out.
 """
@@ -16,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress
-from operator import add, itemgetter
+from operator import add, and_, itemgetter
 
 from watcher.query import AnyOf, Node, Not, Phrase, Term, joined_key, singular, singulars, words
 from watcher.types import Query, QueryMatch
@@ -26,23 +28,43 @@ __all__ = ["Matcher", "compile_queries"]
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
 
 
-class _Field:
-    """The words of one field of an item.
+@dataclass(frozen=True)
+class _Seen:
+    """What a whole item holds of the keys and prefixes the queries use.
 
-    Only what finding candidates needs is built up front: each word's key, and the joined keys
-    that some query asks for (`joined`, filled in by the Matcher). The rows of every joined key,
-    which phrases walk, are built on first use: most items match no query at all.
+    Runs across the end of the title and the start of the body are included: this only decides
+    which queries are worth evaluating, and a key or prefix outside it is absent from every
+    field, which rejects most candidates without building anything.
     """
 
-    def __init__(self, text: str) -> None:
-        self.raw = words(text)
-        self.one = singulars(self.raw)  # the key of each word alone
-        self.one_set = set(self.one)
-        self.joined: frozenset[str] = frozenset()  # keys of 2 or 3 words joined that some query uses
-        self.prefix_hits: set[str] = set()  # the query prefixes that some word or joined run starts with
+    keys: frozenset[str]
+    joined_keys: frozenset[str]  # the keys held by two or three words put end to end
+    prefixes: frozenset[str]
+    joined_prefixes: frozenset[str]  # the prefixes that start two or three words put end to end
+
+
+class _Field:
+    """The words of one field of an item (title or body), read by candidate queries.
+
+    Joined runs are built on first use: only the few items that have candidates get here.
+    """
+
+    def __init__(self, raw: list[str], one: list[str], seen: _Seen) -> None:
+        self.raw = raw  # normalised words, as written
+        self.one = one  # the key of each word alone
+        self.seen = seen
 
     def has(self, key: str) -> bool:
-        return key in self.one_set or key in self.joined
+        if key not in self.seen.keys:
+            return False
+        return key in self.one or (key in self.seen.joined_keys and key in self.joined)
+
+    def starts_with(self, prefix: str) -> bool:
+        if prefix not in self.seen.prefixes:
+            return False
+        if (" " + prefix) in self._spaced[0]:
+            return True
+        return prefix in self.seen.joined_prefixes and (" " + prefix) in self._spaced[1]
 
     @cached_property
     def keys(self) -> tuple[list[str], list[str], list[str]]:
@@ -51,10 +73,21 @@ class _Field:
         return (self.one, list(map(add, self.raw, self.one[1:])), list(map(add, raw2, self.one[2:])))
 
     @cached_property
+    def joined(self) -> set[str]:
+        return set(self.keys[1]).union(self.keys[2])
+
+    @cached_property
     def rawjoins(self) -> tuple[list[str], list[str], list[str]]:
         """rawjoins[k][i]: words i .. i+k put end to end, as written (what prefixes are compared with)."""
         raw2 = list(map(add, self.raw, self.raw[1:]))
         return (self.raw, raw2, list(map(add, raw2, self.raw[2:])))
+
+    @cached_property
+    def _spaced(self) -> tuple[str, str]:
+        # " w1 w2 ... ": a prefix starts a word when " " + prefix occurs in it; the second
+        # string does the same for the runs of two and three words.
+        _, two, three = self.rawjoins
+        return " " + " ".join(self.raw), " " + " ".join(two) + " " + " ".join(three)
 
 
 @dataclass(frozen=True)
@@ -106,7 +139,7 @@ class _Prefix(_Node):
         self.prefix = prefix
 
     def holds(self, fields: tuple[_Field, ...]) -> bool:
-        return any(self.prefix in f.prefix_hits for f in fields)
+        return any(f.starts_with(self.prefix) for f in fields)
 
     def anchors(self) -> _Anchors:
         return _Anchors(prefixes=frozenset((self.prefix,)))
@@ -131,37 +164,28 @@ class _Phrase(_Node):
                 is_prefix = self.prefix and i + a == self.size
                 runs.append((a, "".join(run) if is_prefix else joined_key(run)))
             self.groups.append(runs)
-        # needs[i]: the keys of which one must be in the text for word i to be matched (every run
-        # of query words that covers word i, joined); None where a prefix run covers it.
-        self.needs: list[frozenset[str] | None] = []
-        for i in range(self.size):
-            keys: set[str] | None = set()
-            for start in range(max(0, i - _MAX_JOIN + 1), i + 1):
-                for a, key in self.groups[start]:
-                    if start + a > i and keys is not None:
-                        if self._is_prefix_run(start, a):
-                            keys = None
-                        else:
-                            keys.add(key)
-            self.needs.append(frozenset(keys) if keys is not None else None)
+
+        # The runs that end the phrase: one of them must be in the item too.
+        ends = [(i, a, key) for i, runs in enumerate(self.groups) for a, key in runs if i + a == self.size]
+        self.end_keys = frozenset(key for i, a, key in ends if not self._is_prefix_run(i, a))
+        self.end_prefixes = frozenset(key for i, a, key in ends if self._is_prefix_run(i, a))
 
     def _is_prefix_run(self, i: int, a: int) -> bool:
         return self.prefix and i + a == self.size
 
-    def _may_hold(self, f: _Field) -> bool:
-        """Whether every word of the phrase is there, alone or joined: most candidates stop here."""
-        for keys in self.needs:
-            if keys is not None and keys.isdisjoint(f.one_set) and keys.isdisjoint(f.joined):
-                return False
-        return True
+    def lookups(self) -> _Anchors:
+        return self.anchors() | _Anchors(self.end_keys, self.end_prefixes)
 
     def holds(self, fields: tuple[_Field, ...]) -> bool:
+        seen = fields[0].seen
+        if seen.keys.isdisjoint(self.end_keys) and seen.prefixes.isdisjoint(self.end_prefixes):
+            return False
         for f in fields:
-            if not self._may_hold(f):
-                continue
             n = len(f.raw)
             for a, key in self.groups[0]:
                 prefix_run = self._is_prefix_run(0, a)
+                if key not in (f.seen.prefixes if prefix_run else f.seen.keys):
+                    continue
                 for b in range(min(_MAX_JOIN, n)):
                     row = f.rawjoins[b] if prefix_run else f.keys[b]
                     if not prefix_run and key not in row:
@@ -270,6 +294,24 @@ class _All(_Node):
             yield key
 
 
+def _lookups(node: _Node) -> Iterable[_Anchors]:
+    """Every key and prefix that evaluating the node may look up first."""
+    if isinstance(node, _Phrase):
+        yield node.lookups()
+    elif isinstance(node, _Key | _Prefix):
+        yield node.anchors()
+    elif isinstance(node, _Not):
+        yield from _lookups(node.node)
+    elif isinstance(node, _Any):
+        for option in node.options:
+            yield from _lookups(option)
+    elif isinstance(node, _All):
+        for part in node.parts:
+            yield from _lookups(part)
+        for _, _, window in node.windows:
+            yield window.anchors()
+
+
 def _compile_leaf(leaf: Term | Phrase) -> _Node:
     if isinstance(leaf, Term):
         return _Prefix(leaf.word) if leaf.prefix else _Key(singular(leaf.word))
@@ -310,148 +352,89 @@ class Matcher:
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix, []).append(index)
         self._anchor_keys = frozenset(self._by_key)
-        # Keys of which one must be present, per condition, for a query to hold at all: a
-        # candidate found through one common word ("projet") is most often dropped here, with a
-        # few set operations, before its tree is walked.
-        self._needs = [tuple(_needs(n)) for n in self._nodes]
-        # Every key a query may look up, anchor or not: the joined keys worth keeping.
-        self._known = frozenset(self._anchor_keys.union(*(_keys_of(n) for n in self._nodes)))
-        self._starts = frozenset(k[:j] for k in self._known for j in range(1, len(k)))
+        lookups = [a for n in self._nodes for a in _lookups(n)]
+        self._known = frozenset().union(*(a.exact for a in lookups))
+        self._short_of_key = frozenset(k[:i] for k in self._known for i in range(1, len(k)))
+        self._tail_of_key = frozenset(k[i:] for k in self._known for i in range(1, len(k)))
         # Every prefix a query uses, bucketed by its first `_stem` characters, so that one set
-        # operation tells whether any word of a field may start with one of them.
-        every_prefix = {p for n in self._nodes for p in _prefixes_of(n)}
+        # operation tells whether any word may start with one of them.
+        every_prefix = frozenset().union(*(a.prefixes for a in lookups))
         self._stem = min(map(len, every_prefix), default=0)
         self._cut = itemgetter(slice(0, self._stem))
-        self._buckets: dict[str, list[str]] = {}
+        buckets: dict[str, list[str]] = {}
         for prefix in sorted(every_prefix):
-            self._buckets.setdefault(prefix[: self._stem], []).append(prefix)
+            buckets.setdefault(prefix[: self._stem], []).append(prefix)
+        self._buckets = {cut: tuple(bucket) for cut, bucket in buckets.items()}
         self._bucket_keys = frozenset(self._buckets)
         self._short_of_prefix = frozenset(p[:i] for p in every_prefix for i in range(1, len(p)))
 
-    def _field(self, text: str) -> _Field:
-        f = _Field(text)
-        raw, one = f.raw, f.one
-        n = len(raw)
-        if n > 1:
-            # Only words that begin some known key can begin a joined run worth keeping: join
-            # there alone rather than every pair and triple of the text.
-            starts, known = self._starts, self._known
-            joined = set()
-            for i in compress(range(n - 1), map(starts.__contains__, raw)):
-                first = raw[i]
-                if (key := first + one[i + 1]) in known:
-                    joined.add(key)
-                if i + 2 < n and (two := first + raw[i + 1]) in starts and (key := two + one[i + 2]) in known:
-                    joined.add(key)
-            f.joined = frozenset(joined)
-        if self._buckets:
-            self._find_prefixes(f)
-        return f
-
-    def _find_prefixes(self, f: _Field) -> None:
+    def _seen(self, raw: list[str], one: list[str]) -> _Seen:
+        """The keys and prefixes of the queries that the words hold, alone or joined."""
+        known = self._known
+        last = len(raw) - 1
+        # Two or three words joined give a key only where the first word falls short of it
+        # and the last word's key ends it: build joined runs only there, not at every word.
+        short, tails = self._short_of_key, self._tail_of_key
+        starts = list(map(short.__contains__, raw))
+        ends = list(map(tails.__contains__, one))
+        joined: set[str] = set()
+        for i in compress(range(last), map(and_, starts, ends[1:])):
+            if raw[i] + one[i + 1] in known:
+                joined.add(raw[i] + one[i + 1])
+        for i in compress(range(last - 1), map(and_, starts, ends[2:])):
+            run = raw[i] + raw[i + 1] + one[i + 2]
+            if run in known:
+                joined.add(run)
+        keys = known.intersection(one).union(joined)
+        if not self._buckets:
+            return _Seen(keys, frozenset(joined), frozenset(), frozenset())
         buckets = self._buckets
         stem = self._stem
         cut = self._cut
-        hits = f.prefix_hits
-        raw = f.raw
-        n = len(raw)
+        prefixes: set[str] = set()
         cuts = self._bucket_keys.intersection(map(cut, raw))
         if cuts:
             for w in compress(raw, map(cuts.__contains__, map(cut, raw))):
-                hits.update(p for p in buckets[w[:stem]] if w.startswith(p))
-        # Two or three words joined can start with a prefix only where the first falls short of
-        # it (a first word as long as the prefix starts with it alone, or never will).
+                bucket = buckets[w[:stem]]
+                if w.startswith(bucket):
+                    prefixes.update(p for p in bucket if w.startswith(p))
+        # A joined run starts with a prefix that its first word alone does not only when that
+        # word falls short of the prefix.
+        joined_prefixes: set[str] = set()
         short = self._short_of_prefix
-        for i in compress(range(n - 1), map(short.__contains__, raw)):
-            two = raw[i] + raw[i + 1]
-            hits.update(p for p in buckets.get(two[:stem], ()) if two.startswith(p))
-            if i + 2 < n and two in short:
-                three = two + raw[i + 2]
-                hits.update(p for p in buckets.get(three[:stem], ()) if three.startswith(p))
+        if not short.isdisjoint(raw):
+            for i in compress(range(len(raw) - 1), map(short.__contains__, raw)):
+                for run in ("".join(raw[i : i + 2]), "".join(raw[i : i + 3])):
+                    bucket = buckets.get(run[:stem], ())
+                    if run.startswith(bucket):
+                        joined_prefixes.update(p for p in bucket if run.startswith(p))
+        return _Seen(keys, frozenset(joined), frozenset(prefixes | joined_prefixes), frozenset(joined_prefixes))
 
     def match(self, title: str, text: str) -> list[QueryMatch]:
-        head, body = self._field(title), self._field(text)
-        anchors = self._anchor_keys
-        found = {
-            *anchors.intersection(head.one_set),
-            *anchors.intersection(body.one_set),
-            *anchors.intersection(head.joined),
-            *anchors.intersection(body.joined),
-        }
+        head_raw, body_raw = words(title), words(text)
+        raw = head_raw + body_raw
+        one = singulars(raw)
+        seen = self._seen(raw, one)
         candidates: set[int] = set()
-        for key in found:
-            candidates.update(self._by_key[key])
-        for prefix in head.prefix_hits | body.prefix_hits:
-            candidates.update(self._by_prefix.get(prefix, ()))
+        by_key, by_prefix = self._by_key, self._by_prefix
+        for key in seen.keys:
+            candidates.update(by_key.get(key, ()))
+        for prefix in seen.prefixes:
+            candidates.update(by_prefix.get(prefix, ()))
         if not candidates:
             return []
+        cut = len(head_raw)
+        head, body = _Field(head_raw, one[:cut], seen), _Field(body_raw, one[cut:], seen)
         both = (head, body)
-        present = head.one_set | head.joined | body.one_set | body.joined
-        needs = self._needs
-        matches: list[QueryMatch] = []
+        matches = []
         for index in sorted(candidates):
-            for keys in needs[index]:
-                if keys.isdisjoint(present):
-                    break
-            else:
-                self._evaluate(index, head, body, both, matches)
+            node = self._nodes[index]
+            if not node.holds(both):
+                continue
+            in_title = node.holds((head,))
+            in_body = any(p.holds((body,)) for p in self._positives[index])
+            matches.append(QueryMatch(self.queries[index], in_title, in_body))
         return matches
-
-    def _evaluate(
-        self, index: int, head: _Field, body: _Field, both: tuple[_Field, _Field], matches: list[QueryMatch]
-    ) -> None:
-        """Append the match of query `index` if it holds, saying where."""
-        node = self._nodes[index]
-        if not node.holds(both):
-            return
-        in_title = node.holds((head,))
-        in_body = any(p.holds((body,)) for p in self._positives[index])
-        matches.append(QueryMatch(self.queries[index], in_title, in_body))
-
-
-def _keys_of(node: _Node) -> Iterable[str]:
-    """The keys a node looks up as a whole (words, joined windows), anchors or not."""
-    if isinstance(node, _Key):
-        yield node.key
-    elif isinstance(node, _Phrase):  # what _may_hold looks for
-        for keys in node.needs:
-            yield from keys or ()
-    elif isinstance(node, _Any | _All):
-        for child in node.options if isinstance(node, _Any) else node.parts:
-            yield from _keys_of(child)
-        if isinstance(node, _All):
-            for _, _, window in node.windows:
-                yield window.key
-    elif isinstance(node, _Not):
-        yield from _keys_of(node.node)
-
-
-def _needs(node: _Node) -> Iterable[frozenset[str]]:
-    """Sets of keys such that the node can only hold if each set meets the item's keys."""
-    if isinstance(node, _Key):
-        yield frozenset((node.key,))
-    elif isinstance(node, _Phrase):
-        yield from (keys for keys in node.needs if keys is not None)
-    elif isinstance(node, _All):
-        for index, part in enumerate(node.parts):
-            if isinstance(part, _Key):  # a window of adjacent words may stand in for it
-                yield frozenset((part.key, *(key.key for start, end, key in node.windows if start <= index < end)))
-            else:
-                yield from _needs(part)
-    # _Any, _Not and _Prefix: no set of whole keys is needed
-
-
-def _prefixes_of(node: _Node) -> Iterable[str]:
-    if isinstance(node, _Prefix):
-        yield node.prefix
-    elif isinstance(node, _Phrase):
-        yield from node.anchors().prefixes
-    elif isinstance(node, _Any | _All):
-        children = node.options if isinstance(node, _Any) else node.parts
-        for child in children:
-            yield from _prefixes_of(child)
-    elif isinstance(node, _Not):
-        yield from _prefixes_of(node.node)
 
 
 def compile_queries(queries: Sequence[Query]) -> Matcher:

@@ -12,23 +12,24 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from watcher import schedule
-from watcher.errors import FetchError, HTTPStatusError, ParseError, WatcherError
+from watcher.errors import HTTPStatusError, WatcherError
 from watcher.fetch import Fetcher
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
 from watcher.score import score
-from watcher.sources import adapter
+from watcher.sources import adapter, explain_error, recover_from
 from watcher.store import Store
 from watcher.types import Config, FetchRequest, Hit, Item, RawItem, SourceResult, SourceSpec, SourceState
 
 log = logging.getLogger("watcher.poll")
 
 MAX_REQUESTS_PER_POLL = 50  # pages and follow-ups of one source in one poll
+STOP_CHECK = 0.5  # seconds between looks at the stop signal while sources are being fetched
 
 
 @dataclass(frozen=True)
@@ -46,43 +47,56 @@ class PollReport:
 def fetch_source(
     spec: SourceSpec, state: SourceState | None, config: Config, fetcher: Fetcher, now: datetime
 ) -> SourceResult:
-    """Plan, fetch, parse and normalise one source. Never raises for the source's own faults."""
+    """Plan, fetch, parse and normalise one source. Never raises for the source's own faults.
+
+    When a request fails after others succeeded (a rate limit on the third page, a login that
+    worked before a search was refused), what was read so far is kept with the cursor as the
+    last successful parse left it: adapters advance their cursor only over the items they
+    return, so nothing is skipped, and a renewed session is not thrown away.
+    """
     cursor = dict(state.cursor) if state else {}
+    raw_items: list[RawItem] = []
+    statuses: set[int] = set()
+    moved: str | None = None
+    failure: SourceResult | None = None
     try:
         source = adapter(spec.kind)
         pending: list[FetchRequest] = source.plan(spec, cursor, config.queries, config.settings)
-        raw_items: list[RawItem] = []
-        statuses: set[int] = set()
-        moved: str | None = None
         done = 0
         while pending:
             if done >= MAX_REQUESTS_PER_POLL:
                 log.warning("%s: stopped after %d requests in one poll", spec.name, done)
                 break
             request = pending.pop(0)
-            fetched = fetcher.fetch(request)
             done += 1
-            statuses.add(fetched.status)
-            if fetched.permanent_url and request.url in (spec.url, None):
-                moved = fetched.permanent_url
-            parsed = source.parse(spec, fetched, cursor)
+            try:
+                fetched = fetcher.fetch(request)
+            except HTTPStatusError as exc:
+                # e.g. an expired session: the adapter renews it and retries, or gives up
+                recovered = recover_from(source, spec, request, exc, cursor)
+                if recovered is None:
+                    raise
+                parsed = recovered
+            else:
+                statuses.add(fetched.status)
+                if fetched.permanent_url and request.url in (spec.url, None):
+                    moved = fetched.permanent_url
+                parsed = source.parse(spec, fetched, cursor)
             if parsed.cursor is not None:
                 cursor = dict(parsed.cursor)
             raw_items.extend(parsed.items)
             pending.extend(parsed.next)
     except HTTPStatusError as exc:
-        return SourceResult(
+        failure = SourceResult(
             spec,
             "error",
-            error=str(exc),
+            error=explain_error(source, spec, exc),
             retry_after=exc.retry_after,
             gone=exc.status == 410,
             auth_problem=exc.status in (401, 403),
         )
-    except (FetchError, ParseError) as exc:
-        return SourceResult(spec, "error", error=str(exc))
-    except WatcherError as exc:
-        return SourceResult(spec, "error", error=str(exc))
+    except WatcherError as exc:  # FetchError, ParseError, ConfigError from plan...
+        failure = SourceResult(spec, "error", error=str(exc))
     except Exception as exc:  # a bug in an adapter must not stop the other sources
         log.exception("%s: unexpected error", spec.name)
         return SourceResult(spec, "error", error=f"internal error: {type(exc).__name__}: {exc}")
@@ -96,6 +110,8 @@ def fetch_source(
             items.append(normalise(raw, source=spec.name, seen_at=now))
         except Exception as exc:  # one bad entry costs that entry, not the feed
             log.warning("%s: skipped an entry (%s: %s)", spec.name, type(exc).__name__, exc)
+    if failure is not None:
+        return replace(failure, items=tuple(items), cursor=cursor)
     status = "not_modified" if statuses == {304} else "ok"
     return SourceResult(spec, status, items=tuple(items), cursor=cursor, permanent_url=moved)
 
@@ -131,19 +147,27 @@ def run_poll(
     reports: list[PollReport] = []
     if not todo:
         return reports
-    with ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo))) as pool:
-        futures = [pool.submit(fetch_source, spec, states.get(spec.name), config, fetcher, now) for spec in todo]
-        for future in as_completed(futures):
-            result = future.result()
-            state = states.get(result.spec.name)
-            report = _store_result(store, matcher, result, state, config, clock(), rand())
-            reports.append(report)
-            if on_result:
-                on_result(report)
-            if stop():  # a stop signal: store nothing more, let running fetches end by their deadline
-                for f in futures:
-                    f.cancel()
+    pool = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
+    stopped = False
+    try:
+        pending = {pool.submit(fetch_source, spec, states.get(spec.name), config, fetcher, now) for spec in todo}
+        while pending:
+            # wake at least every STOP_CHECK seconds, so a stop is seen even while a slow source drips
+            done, pending = wait(pending, timeout=STOP_CHECK, return_when=FIRST_COMPLETED)
+            for future in done:  # what has arrived is stored, even on a stop
+                result = future.result()
+                state = states.get(result.spec.name)
+                report = _store_result(store, matcher, result, state, config, clock(), rand())
+                reports.append(report)
+                if on_result:
+                    on_result(report)
+            if stop():
+                stopped = True
                 break
+    finally:
+        # On a stop, sources not started are cancelled and running fetches are not waited for:
+        # they end by their own deadline and nothing of theirs is stored (they are polled again later).
+        pool.shutdown(wait=not stopped, cancel_futures=True)
     return reports
 
 

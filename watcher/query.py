@@ -1,7 +1,7 @@
 """Keyword queries: the Google Alerts syntax of one keywords.txt line, parsed into a small tree.
 
 Also owns the word normalisation that the query side and the text side share (`words`,
-`singular`), so that both sides can never drift apart.
+`singular`, `singulars`, `joined_key`), so that both sides can never drift apart.
 
 Syntax (DESIGN.md, "Matching rules"):
 
@@ -39,6 +39,7 @@ __all__ = [
     "fold",
     "joined_key",
     "parse_query",
+    "same_query_key",
     "singular",
     "singulars",
     "terms",
@@ -329,6 +330,27 @@ def describe(node: Node) -> str:
     if isinstance(node, Not):
         return "-" + _render_leaf(node.node)
     return " ".join(dict.fromkeys(describe(p) for p in node.parts))
+
+
+def same_query_key(node: Node) -> str:
+    """What two queries that match exactly the same items have in common, for refusing repeats.
+
+    `describe`, with the plural of whole single words folded (`Coworkings` repeats `coworking`:
+    a final s or x never counts on a word alone). Phrases and prefixes keep their words as written.
+    """
+    return describe(_fold_plural(node))
+
+
+def _fold_plural(node: Node) -> Node:
+    if isinstance(node, Term):
+        return node if node.prefix else Term(singular(node.word), False, node.text)
+    if isinstance(node, Phrase):
+        return node
+    if isinstance(node, AnyOf):
+        return AnyOf(tuple(_fold_plural(o) for o in node.options))  # type: ignore[misc]
+    if isinstance(node, Not):
+        return Not(_fold_plural(node.node))  # type: ignore[arg-type]
+    return AllOf(tuple(_fold_plural(p) for p in node.parts))  # type: ignore[misc]
 
 
 def terms(node: Node) -> tuple[Term | Phrase, ...]:

@@ -14,6 +14,7 @@ never blocked thanks to WAL.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from typing import Any
 import sqlite_utils
 
 from watcher.dedupe import cluster_keys, same_story
-from watcher.errors import StoreError
+from watcher.errors import SearchSyntaxError, StoreError
 from watcher.types import Hit, SourceResult, SourceState
 
 BUSY_TIMEOUT_MS = 30_000
@@ -104,8 +105,75 @@ CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items BEGIN
 END;
 """
 
+# The delivery ledger (notify.py): each digest and its window; per target (a hash of its Apprise
+# URL, never the URL) the state of its delivery; which hits each target has been sent, so a hit
+# goes at most once to a target; and the immediate alerts sent.
+_V2_LEDGER = """
+CREATE TABLE digests (
+    id INTEGER PRIMARY KEY,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    created TEXT NOT NULL,
+    manual INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX digests_end ON digests(window_end);
+CREATE TABLE deliveries (
+    digest_id INTEGER NOT NULL REFERENCES digests(id),
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    claimed_at TEXT,
+    error TEXT,
+    sent_at TEXT,
+    items INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (digest_id, target)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_state ON deliveries(state, target);
+CREATE TABLE delivered_hits (
+    target TEXT NOT NULL,
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    digest_id INTEGER NOT NULL REFERENCES digests(id),
+    PRIMARY KEY (target, item_id)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    sent_at TEXT,
+    error TEXT,
+    PRIMARY KEY (item_id, target)
+) WITHOUT ROWID;
+CREATE INDEX alerts_claimed ON alerts(claimed_at);
+"""
+
+# Triage (new -> picked -> exported -> relayed, or skipped) with its history, when a hit was
+# exported for relay, and a line per source per poll for the report on the sources' health.
+_V3_TRIAGE = """
+ALTER TABLE items ADD COLUMN exported_at TEXT;
+CREATE INDEX items_state ON items(state) WHERE score > 0;
+CREATE TABLE state_changes (
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    state TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX state_changes_at ON state_changes(at);
+CREATE TABLE poll_log (
+    source TEXT NOT NULL,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    items INTEGER NOT NULL DEFAULT 0,
+    new_hits INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
+CREATE INDEX poll_log_at ON poll_log(at, source);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE]
 
 
 def iso(dt: datetime) -> str:
@@ -251,6 +319,10 @@ class Store:
                     "disabled": result.error if result.gone else None,
                     "moved": result.permanent_url,
                 },
+            )
+            conn.execute(
+                "INSERT INTO poll_log (source, at, status, items, new_hits, error) VALUES (?, ?, ?, ?, ?, ?)",
+                (spec.name, iso(now), result.status, len(result.items), new_hits, result.error),
             )
         return Saved(new_items, new_hits, tuple(hit_ids))
 
@@ -411,10 +483,16 @@ class Store:
         source: str | None = None,
         min_score: int = 1,
         limit: int | None = None,
+        states: Sequence[str] | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
         """Stored hits, newest first, as plain dicts in the shape of `watcher hits --json`."""
         where = ["items.score >= :min_score"]
         params: dict[str, Any] = {"min_score": max(min_score, 1)}
+        if states is not None:
+            where.append(f"items.state IN ({_marks('state', states, params)})")
+        if ids is not None:
+            where.append(f"items.id IN ({_marks('id', ids, params)})")
         if since is not None:
             where.append("items.first_seen >= :since")
             params["since"] = iso(since)
@@ -436,12 +514,435 @@ class Store:
             params["limit"] = limit
         return [_hit_row(row) for row in self.db.query(sql, params)]
 
+    def search(self, fts_query: str, *, limit: int = 50, hits_only: bool = True) -> list[dict[str, Any]]:
+        """Items whose title or text hold `fts_query` (FTS5 syntax, accents folded), best match first.
+
+        The title counts ten times the text in the ranking (bm25). Raises SearchSyntaxError on a
+        query FTS5 cannot read.
+        """
+        sql = f"""
+            SELECT items.*, bm25(items_fts, 10.0, 1.0) AS rank,
+                   (SELECT json_group_array(source) FROM
+                     (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                   ) AS sources
+            FROM items_fts JOIN items ON items.id = items_fts.rowid
+            WHERE items_fts MATCH :q {"AND items.score > 0" if hits_only else ""}
+            ORDER BY rank, items.published DESC LIMIT :limit
+        """
+        try:
+            return [_hit_row(row) for row in self.db.query(sql, {"q": fts_query, "limit": limit})]
+        except sqlite3.OperationalError as exc:
+            if any(word in str(exc) for word in ("locked", "disk", "malformed", "no such table")):
+                raise StoreError(f"cannot search {self.path}: {exc}") from None
+            # every other error of a MATCH is FTS5 not reading the query (unterminated string, ...)
+            raise SearchSyntaxError(str(exc).removeprefix("fts5: ")) from None
+
+    # --- triage ----------------------------------------------------------------------------------
+
+    def states_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """The triage state of each of these items that is a hit; unknown ids are left out."""
+        params: dict[str, Any] = {}
+        sql = f"SELECT id, state FROM items WHERE score > 0 AND id IN ({_marks('id', ids, params)})"
+        return {int(row[0]): str(row[1]) for row in self.db.execute(sql, params).fetchall()}
+
+    def set_state(self, ids: Sequence[int], state: str, *, allowed_from: Sequence[str], now: datetime) -> list[int]:
+        """Move these hits to `state` where their state is one of `allowed_from`; the ids moved.
+
+        One transaction; each change is kept in `state_changes` with its time, and moving to
+        "exported" also stamps `exported_at`.
+        """
+        if not ids:
+            return []
+        params: dict[str, Any] = {"state": state, "now": iso(now)}
+        id_marks = _marks("id", ids, params)
+        from_marks = _marks("from", allowed_from, params)
+        where = f"score > 0 AND id IN ({id_marks}) AND state IN ({from_marks})"
+        with self.write() as conn:
+            moved = [int(r[0]) for r in conn.execute(f"SELECT id FROM items WHERE {where}", params).fetchall()]
+            stamp = ", exported_at = :now" if state == "exported" else ""
+            conn.execute(f"UPDATE items SET state = :state{stamp} WHERE {where}", params)
+            conn.executemany(
+                "INSERT INTO state_changes (item_id, state, at) VALUES (?, ?, ?)", [(i, state, iso(now)) for i in moved]
+            )
+        return moved
+
+    # --- matching stored items again (a query was added) ------------------------------------------
+
+    def items_since(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Every stored item (hit or not) first seen since `since`, with its sources, oldest first."""
+        where, params = ("first_seen >= :since", {"since": iso(since)}) if since else ("1", {})
+        sql = f"""
+            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
+            FROM items WHERE {where} ORDER BY first_seen, id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, params)]
+
+    def add_matches(self, updates: Sequence[Rematch], *, cluster_days: int = 3) -> int:
+        """Record queries that stored items turn out to match; the score only ever goes up.
+
+        An item that becomes a hit this way joins its story cluster as a newly polled one would.
+        Returns how many items changed.
+        """
+        changed = 0
+        with self.write() as conn:
+            for u in updates:
+                row = conn.execute("SELECT score, keywords, title, published FROM items WHERE id = ?", (u.item_id,))
+                found = row.fetchone()
+                if found is None:
+                    continue
+                old_score, old_keywords = int(found[0]), json.loads(found[1])
+                keywords = list(dict.fromkeys([*old_keywords, *u.keywords]))
+                if keywords == old_keywords and u.score <= old_score:
+                    continue
+                better = u.score > old_score
+                conn.execute(
+                    "UPDATE items SET keywords = ?, score = MAX(score, ?),"
+                    " breakdown = CASE WHEN ? THEN ? ELSE breakdown END WHERE id = ?",
+                    (json.dumps(keywords), u.score, better, json.dumps(dict(u.breakdown)), u.item_id),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO hit_keywords (item_id, query) VALUES (?, ?)",
+                    [(u.item_id, k) for k in keywords],
+                )
+                if old_score == 0 and u.score > 0:
+                    published = parse_iso(found[3])
+                    assert published is not None
+                    self._cluster(conn, u.item_id, found[2], published, cluster_days)
+                changed += 1
+        return changed
+
+    # --- the report --------------------------------------------------------------------------------
+
+    def keyword_weeks(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+        """(query, day the hit was found (YYYY-MM-DD), hits) for hits found in [start, end)."""
+        sql = """
+            SELECT hit_keywords.query, substr(items.first_seen, 1, 10) AS day, count(*)
+            FROM hit_keywords JOIN items ON items.id = hit_keywords.item_id
+            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            GROUP BY hit_keywords.query, day ORDER BY day
+        """
+        return [(str(q), str(d), int(n)) for q, d, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def keyword_items(self, start: datetime, end: datetime) -> list[tuple[int, str]]:
+        """(item id, query) for every hit found in [start, end) and each query it matched."""
+        sql = """
+            SELECT hit_keywords.item_id, hit_keywords.query FROM hit_keywords
+            JOIN items ON items.id = hit_keywords.item_id
+            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+        """
+        return [(int(i), str(q)) for i, q in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def top_publishers(self, start: datetime, end: datetime, limit: int = 10) -> list[tuple[str, int]]:
+        sql = """
+            SELECT COALESCE(NULLIF(publisher, ''), NULLIF(author, ''), '(unknown)') AS who, count(*) AS n
+            FROM items WHERE score > 0 AND first_seen >= ? AND first_seen < ?
+            GROUP BY who ORDER BY n DESC, who LIMIT ?
+        """
+        return [(str(w), int(n)) for w, n in self.db.execute(sql, (iso(start), iso(end), limit)).fetchall()]
+
+    def source_hits(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
+        """Hits found in [start, end) per source that gave them (a hit from two sources counts for both)."""
+        sql = """
+            SELECT item_sources.source, count(DISTINCT items.id) AS n
+            FROM item_sources JOIN items ON items.id = item_sources.item_id
+            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            GROUP BY item_sources.source ORDER BY n DESC, item_sources.source
+        """
+        return [(str(s), int(n)) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def triage_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """How many distinct hits reached each triage state in [start, end)."""
+        sql = """
+            SELECT state, count(DISTINCT item_id) FROM state_changes WHERE at >= ? AND at < ? GROUP BY state
+        """
+        return {str(s): int(n) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()}
+
+    def poll_health(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Per source, its polls in [start, end): how many, how many failed, the last error, new hits."""
+        sql = """
+            SELECT source, count(*) AS polls, sum(status = 'error') AS errors, sum(items) AS items,
+                   sum(new_hits) AS new_hits, max(at) AS last_poll,
+                   (SELECT error FROM poll_log AS p WHERE p.source = poll_log.source AND p.at >= :start
+                      AND p.at < :end AND p.status = 'error' ORDER BY p.at DESC LIMIT 1) AS last_error
+            FROM poll_log WHERE at >= :start AND at < :end GROUP BY source ORDER BY source
+        """
+        return list(self.db.query(sql, {"start": iso(start), "end": iso(end)}))
+
     def count(self, sql_where: str = "1", params: Mapping[str, Any] | None = None) -> int:
         row = self.db.execute(f"SELECT count(*) FROM items WHERE {sql_where}", dict(params or {})).fetchone()
         return int(row[0])
 
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # --- the digest and alert ledger (notify.py drives it; the order of writes is its guarantee) --
+
+    def first_seen(self, *, hits_only: bool = True) -> datetime | None:
+        """When the first hit (or, with hits_only=False, the first item) was stored."""
+        where = "WHERE score > 0" if hits_only else ""
+        return parse_iso(self.db.execute(f"SELECT MIN(first_seen) FROM items {where}").fetchone()[0])
+
+    def last_digest(self) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    def digest_hits(
+        self, start: datetime | None, end: datetime, *, target: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The hits first seen in [start, end), best first, each with `alerted` (sent as an alert).
+
+        With `target`: the hits first seen before `end` and since the target's first digest
+        (or `start` for a new target) that were never delivered to it, and `alerted` means
+        alerted to that target.
+        """
+        params: dict[str, Any] = {"end": iso(end), "target": target}
+        where = ["items.score > 0", "items.first_seen < :end"]
+        if target is not None:
+            floor = self.db.execute(
+                "SELECT MIN(digests.window_start) FROM deliveries JOIN digests ON digests.id = deliveries.digest_id"
+                " WHERE deliveries.target = ?",
+                (target,),
+            ).fetchone()[0]
+            start = parse_iso(floor) or start
+            where.append("items.id NOT IN (SELECT item_id FROM delivered_hits WHERE target = :target)")
+            alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
+        else:
+            alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND state = 'sent')"
+        if start is not None:
+            where.append("items.first_seen >= :start")
+            params["start"] = iso(start)
+        sql = f"""
+            SELECT items.*, {alerted} AS alerted,
+                   (SELECT json_group_array(source) FROM
+                     (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                   ) AS sources
+            FROM items WHERE {" AND ".join(where)}
+            ORDER BY items.score DESC, items.published DESC, items.id
+        """
+        return [{**_hit_row(row), "alerted": bool(row["alerted"])} for row in self.db.query(sql, params)]
+
+    def hits_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        sql = f"""
+            SELECT items.*, (SELECT json_group_array(source) FROM
+                              (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                            ) AS sources
+            FROM items WHERE items.id IN ({marks}) ORDER BY items.score DESC, items.id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, list(ids))]
+
+    def cluster_outlets(self, clusters: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """For each story cluster, its items (id, publisher, author, sources), whenever found."""
+        if not clusters:
+            return {}
+        marks = ",".join("?" * len(clusters))
+        out: dict[int, list[dict[str, Any]]] = {}
+        for row in self.db.query(
+            f"""SELECT items.id, items.cluster, items.publisher, items.author, items.url,
+                       (SELECT group_concat(source, ', ') FROM item_sources WHERE item_id = items.id) AS sources
+                FROM items WHERE cluster IN ({marks}) ORDER BY items.score DESC, items.id""",
+            list(clusters),
+        ):
+            out.setdefault(row["cluster"], []).append(dict(row))
+        return out
+
+    def keyword_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Hits per query (as written in keywords.txt) first seen in [start, end)."""
+        rows = self.db.execute(
+            "SELECT hit_keywords.query, count(*) FROM hit_keywords JOIN items ON items.id = hit_keywords.item_id"
+            " WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ? GROUP BY hit_keywords.query",
+            (iso(start), iso(end)),
+        ).fetchall()
+        return {query: int(n) for query, n in rows}
+
+    def source_item_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Items (hits or not) each source brought that were first seen in [start, end)."""
+        rows = self.db.execute(
+            "SELECT source, count(*) FROM item_sources WHERE first_seen >= ? AND first_seen < ? GROUP BY source",
+            (iso(start), iso(end)),
+        ).fetchall()
+        return {source: int(n) for source, n in rows}
+
+    def create_digest(
+        self, start: datetime, end: datetime, now: datetime, targets: Sequence[tuple[str, str]], *, manual: bool = False
+    ) -> int:
+        """Record a digest and one pending delivery per (target id, label), in one transaction."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO digests (window_start, window_end, created, manual) VALUES (?, ?, ?, ?)",
+                (iso(start), iso(end), iso(now), int(manual)),
+            )
+            digest_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO deliveries (digest_id, target, label, next_attempt) VALUES (?, ?, ?, ?)",
+                [(digest_id, target, label, iso(now)) for target, label in targets],
+            )
+        return digest_id
+
+    def open_deliveries(self) -> list[dict[str, Any]]:
+        """Deliveries not done yet (pending or failed), oldest digest first, with their digest's window."""
+        return list(
+            self.db.query(
+                """SELECT deliveries.*, digests.window_start, digests.window_end, digests.created
+                   FROM deliveries JOIN digests ON digests.id = deliveries.digest_id
+                   WHERE deliveries.state IN ('pending', 'failed')
+                   ORDER BY digests.window_end, digests.id, deliveries.target"""
+            )
+        )
+
+    def set_delivery_state(self, digest_id: int, target: str, state: str, error: str | None = None) -> None:
+        """For states that send nothing: 'superseded' (a later digest covers it), 'skipped' (nothing to say)."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE deliveries SET state = ?, error = ? WHERE digest_id = ? AND target = ?",
+                (state, error, digest_id, target),
+            )
+
+    def claim_delivery(self, digest_id: int, target: str, item_ids: Sequence[int], now: datetime) -> bool:
+        """Before sending: mark the delivery 'sending' and its hits as delivered to the target; commit.
+
+        Returns False (and changes nothing) when another process claimed it first. After this
+        commit, a crash leaves a 'sending' row: possibly sent, so it is never sent again.
+        """
+        with self.write() as conn:
+            changed = conn.execute(
+                "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_at = ?, items = ?"
+                " WHERE digest_id = ? AND target = ? AND state IN ('pending', 'failed')",
+                (iso(now), len(item_ids), digest_id, target),
+            ).rowcount
+            if not changed:
+                return False
+            conn.executemany(
+                "INSERT INTO delivered_hits (target, item_id, digest_id) VALUES (?, ?, ?)",
+                [(target, item_id, digest_id) for item_id in item_ids],
+            )
+        return True
+
+    def finish_delivery(
+        self, digest_id: int, target: str, now: datetime, *, error: str | None = None, retry_at: datetime | None = None
+    ) -> None:
+        """After sending: 'sent', or 'failed' with its error, its hits released for the retry."""
+        with self.write() as conn:
+            if error is None:
+                conn.execute(
+                    "UPDATE deliveries SET state = 'sent', sent_at = ?, error = NULL"
+                    " WHERE digest_id = ? AND target = ?",
+                    (iso(now), digest_id, target),
+                )
+                conn.execute(
+                    "UPDATE deliveries SET state = 'uncertain-reported' WHERE target = ? AND state = 'uncertain'",
+                    (target,),
+                )
+                return
+            conn.execute(
+                "UPDATE deliveries SET state = 'failed', error = ?, next_attempt = ?"
+                " WHERE digest_id = ? AND target = ?",
+                (error, iso(retry_at or now), digest_id, target),
+            )
+            conn.execute("DELETE FROM delivered_hits WHERE digest_id = ? AND target = ?", (digest_id, target))
+
+    def mark_interrupted(self, claimed_before: datetime) -> list[dict[str, Any]]:
+        """'sending' deliveries claimed before this time were cut short by a crash: 'uncertain'."""
+        with self.write() as conn:
+            rows = conn.execute(
+                "SELECT digest_id, target, label FROM deliveries WHERE state = 'sending' AND claimed_at < ?",
+                (iso(claimed_before),),
+            ).fetchall()
+            conn.execute(
+                "UPDATE deliveries SET state = 'uncertain',"
+                " error = 'interrupted while sending: it may or may not have arrived'"
+                " WHERE state = 'sending' AND claimed_at < ?",
+                (iso(claimed_before),),
+            )
+            conn.execute(
+                "UPDATE alerts SET state = 'uncertain' WHERE state = 'sending' AND claimed_at < ?",
+                (iso(claimed_before),),
+            )
+        return [{"digest_id": r[0], "target": r[1], "label": r[2]} for r in rows]
+
+    def uncertain_deliveries(self, target: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                """SELECT deliveries.*, digests.window_start, digests.window_end FROM deliveries
+                   JOIN digests ON digests.id = deliveries.digest_id
+                   WHERE deliveries.target = ? AND deliveries.state = 'uncertain' ORDER BY digests.id""",
+                [target],
+            )
+        )
+
+    def digest_history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest digests, newest first, each with its deliveries (target labels, never URLs)."""
+        digests = list(self.db.query("SELECT * FROM digests ORDER BY id DESC LIMIT ?", [limit]))
+        for digest in digests:
+            digest["manual"] = bool(digest["manual"])
+            digest["deliveries"] = list(
+                self.db.query(
+                    "SELECT target, label, state, attempts, next_attempt, error, sent_at, items FROM deliveries"
+                    " WHERE digest_id = ? ORDER BY label",
+                    [digest["id"]],
+                )
+            )
+        return digests
+
+    def alerts_since(self, since: datetime) -> int:
+        """Items alerted (or being alerted) since this time, whatever the number of targets."""
+        row = self.db.execute(
+            "SELECT count(DISTINCT item_id) FROM alerts WHERE claimed_at >= ? AND state != 'failed'", (iso(since),)
+        ).fetchone()
+        return int(row[0])
+
+    def claim_alert(self, item_id: int, target: str, label: str, now: datetime) -> bool:
+        """Before sending an alert: record it 'sending'; False when this item was already alerted to the target."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO alerts (item_id, target, label, state, claimed_at)"
+                " VALUES (?, ?, ?, 'sending', ?)",
+                (item_id, target, label, iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    def finish_alert(self, item_id: int, target: str, now: datetime, error: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE alerts SET state = ?, sent_at = ?, error = ? WHERE item_id = ? AND target = ?",
+                ("failed" if error else "sent", None if error else iso(now), error, item_id, target),
+            )
+
+
+_FTS_SYNTAX = re.compile(r'["*()^:]|\b(?:AND|OR|NOT|NEAR)\b')
+
+
+def fts_query(text: str) -> str:
+    """What a person typed, as an FTS5 query.
+
+    Plain words (the usual case) become quoted strings that must all occur, so `tiers-lieux`
+    or `l'équilibre` need no FTS5 knowledge; text that uses FTS5's own syntax (quotes, `*`,
+    AND/OR/NOT, NEAR, parentheses) is handed over as written.
+    """
+    if _FTS_SYNTAX.search(text):
+        return text
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+@dataclass(frozen=True)
+class Rematch:
+    """A stored item that matches queries it was not matched with when it was stored."""
+
+    item_id: int
+    keywords: tuple[str, ...]
+    score: int
+    breakdown: Mapping[str, float]
+
+
+def _marks(prefix: str, values: Sequence[Any], params: dict[str, Any]) -> str:
+    """Named placeholders for an IN (...) list, their values added to `params`."""
+    names = []
+    for index, value in enumerate(values):
+        params[f"{prefix}{index}"] = value
+        names.append(f":{prefix}{index}")
+    return ", ".join(names) or "NULL"
 
 
 _STORED_COLUMNS = "canonical_url, id, score, keywords"
@@ -520,5 +1021,6 @@ def _hit_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "engagement": loads(row["engagement"]) or {},
         "no_reuse": bool(row["no_reuse"]),
         "state": row["state"],
+        "exported_at": row.get("exported_at"),
         "text": row["text"],
     }

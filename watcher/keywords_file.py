@@ -1,0 +1,158 @@
+"""Editing keywords.txt in place: add and remove one query, keeping everything else as it was.
+
+Comments, blank lines, groups and the order of the lines are kept byte for byte; only the
+added or removed line changes. A query that does not parse, or that repeats another one after
+normalisation, is refused before anything is written, and the file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from watcher.config import parse_keywords
+from watcher.errors import ConfigError, QuerySyntaxError
+from watcher.files import atomic_write_text
+from watcher.query import parse_query, same_query_key
+from watcher.types import Query
+
+_WEIGHT = re.compile(r"\s\^(\d+(?:\.\d+)?)\s*$")
+_GROUP = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What an edit did: the query (as it now reads, or as it read), its line and its group."""
+
+    query: Query
+    line: int
+    group: str | None
+
+
+def read_queries(path: Path) -> tuple[Query, ...]:
+    return parse_keywords(_read(path), str(path))
+
+
+def parse_new_query(line: str, path: Path) -> Query:
+    """One query as a user typed it (a weight suffix `^2` allowed); raises ConfigError with the column."""
+    text = line.strip()
+    if not text:
+        raise ConfigError(path, None, "an empty query cannot be added")
+    if "\n" in text or "\r" in text:
+        raise ConfigError(path, None, "a query is one line")
+    if text.startswith("#") or _GROUP.match(text):
+        raise ConfigError(path, None, f"{text!r} would be read as a comment or a group, not a query")
+    weight = 1.0
+    if w := _WEIGHT.search(text):
+        weight = float(w.group(1))
+        text = text[: w.start()].rstrip()
+    try:
+        tree = parse_query(text)
+    except QuerySyntaxError as exc:
+        raise ConfigError(path, None, f"cannot add {text!r}: column {exc.column}: {exc.problem}") from None
+    return Query(text=text, line=0, tree=tree, weight=weight)
+
+
+def add_query(path: Path, line: str, group: str | None = None) -> Edit:
+    """Add one query, under `[group]` when given (the group is created at the end if new).
+
+    Without a group the line goes at the end of the file, so it joins the last group if the file
+    has groups. Raises ConfigError (nothing written) on a query that does not parse or repeats one.
+    """
+    original = _read(path)
+    queries = parse_keywords(original, str(path))
+    new = parse_new_query(line, path)
+    canonical = same_query_key(new.tree)
+    for q in queries:
+        if same_query_key(q.tree) == canonical:
+            raise ConfigError(
+                path, q.line, f"{new.text!r} is already watched as {q.text!r} (the same query after normalisation)"
+            )
+    newline = "\r\n" if "\r\n" in original else "\n"
+    lines = original.splitlines()
+    entry = line.strip()
+    if group is not None:
+        group = group.strip()
+        header = _find_group(lines, group)
+        if header is None:
+            while lines and not lines[-1].strip():
+                lines.pop()
+            lines += ["", f"[{group}]", entry] if lines else [f"[{group}]", entry]
+            at = len(lines)
+        else:
+            at = _end_of_section(lines, header)
+            lines.insert(at, entry)
+            at += 1
+    else:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        lines.append(entry)
+        at = len(lines)
+    text = newline.join(lines) + newline
+    updated = parse_keywords(text, str(path))  # the whole file must still be valid
+    query = next(q for q in updated if q.line == at)
+    atomic_write_text(path, text)
+    return Edit(query, at, query.group)
+
+
+def remove_query(path: Path, text: str) -> Edit:
+    """Remove the one line holding this query (as written, or the same after normalisation)."""
+    original = _read(path)
+    queries = parse_keywords(original, str(path))
+    target = find_query(queries, text, path)
+    newline = "\r\n" if "\r\n" in original else "\n"
+    lines = original.splitlines()
+    del lines[target.line - 1]
+    atomic_write_text(path, newline.join(lines) + (newline if lines else ""))
+    return Edit(target, target.line, target.group)
+
+
+def find_query(queries: tuple[Query, ...], text: str, path: Path) -> Query:
+    """The query of keywords.txt that `text` names; a near miss is suggested in the error."""
+    wanted = text.strip()
+    if w := _WEIGHT.search(wanted):
+        wanted = wanted[: w.start()].rstrip()
+    for q in queries:
+        if q.text == wanted:
+            return q
+    try:
+        canonical = same_query_key(parse_query(wanted))
+    except QuerySyntaxError:
+        canonical = None
+    for q in queries:
+        if canonical is not None and same_query_key(q.tree) == canonical:
+            return q
+    close = difflib.get_close_matches(wanted, [q.text for q in queries], n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else " (see `watcher keywords list`)"
+    raise ConfigError(path, None, f"no query {wanted!r} in this file{hint}")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, None, "file not found (use --keywords to name it)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _find_group(lines: list[str], group: str) -> int | None:
+    """The index of the `[group]` line (case and accents as written do count; spaces do not)."""
+    for index, raw in enumerate(lines):
+        if (m := _GROUP.match(raw)) and m.group(1).strip() == group:
+            return index
+    return None
+
+
+def _end_of_section(lines: list[str], header: int) -> int:
+    """Where a new line of the section starting at `header` goes: after its last query line."""
+    last = header
+    for index in range(header + 1, len(lines)):
+        stripped = lines[index].strip()
+        if _GROUP.match(stripped):
+            break
+        if stripped and not stripped.startswith("#"):
+            last = index
+    return last + 1

@@ -1,0 +1,162 @@
+"""`watcher status`: the health of the watch at a glance, gathered from the database and the configuration.
+
+`collect` reads (the store, the database file's size, the digest ledger through watcher.notify when
+this build has it) and returns one plain dict, the shape of `watcher status --json`; `render` turns
+that dict into the lines a person reads, and is pure (`now` is a parameter).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from watcher.errors import ConfigError
+from watcher.store import Store, iso, parse_iso
+from watcher.types import Config
+
+OVERDUE = timedelta(minutes=5)  # a due source not polled after this long: the daemon is probably not running
+
+
+def collect(store: Store, config: Config | None, now: datetime, config_error: str | None = None) -> dict[str, Any]:
+    """Everything `watcher status` shows. `config` may be None when feeds.yaml does not load."""
+    rows = {row["name"]: row for row in store.source_rows()}
+    specs = {spec.name: spec for spec in config.feeds} if config else {}
+    sources = []
+    for name in [*specs, *sorted(set(rows) - set(specs))]:
+        row, spec = rows.get(name, {}), specs.get(name)
+        # without a configuration, what the database knows is shown as it is
+        enabled = spec.enabled if spec else config is None
+        next_poll = row.get("next_poll") or (iso(now) if enabled else None)
+        due_at = parse_iso(next_poll)
+        sources.append(
+            {
+                "name": name,
+                "kind": spec.kind if spec else row.get("kind"),
+                "enabled": enabled,
+                "in_config": spec is not None if config else None,  # None: the configuration did not load
+                "status": row.get("last_status"),  # ok, not_modified, error, or None: never polled
+                "last_poll": row.get("last_poll"),
+                "last_success": row.get("last_success"),
+                "last_error": row.get("last_error"),
+                "failures": row.get("failures", 0),
+                "next_poll": next_poll if enabled and not row.get("disabled_reason") else None,
+                "disabled_reason": row.get("disabled_reason"),
+                "overdue": bool(enabled and due_at and now - due_at > OVERDUE),
+                "new_hits_last_poll": row.get("last_new", 0),
+            }
+        )
+    week = iso(now - timedelta(days=7))
+    return {
+        "now": iso(now),
+        "config_error": config_error,
+        "sources": sources,
+        "hits": {
+            "this_week": store.count("score > 0 AND first_seen >= :since", {"since": week}),
+            "total": store.count("score > 0"),
+        },
+        "digest": digest_status(store, config, now),
+        "database": {"path": str(store.path), "bytes": database_bytes(store.path)},
+    }
+
+
+def digest_status(store: Store, config: Config | None, now: datetime) -> dict[str, Any] | None:
+    """The next digest and the last one with its result per target; None without a valid configuration."""
+    if config is None:
+        return None
+    from watcher import notify
+
+    try:
+        return notify.digest_status(store, config, now)
+    except ConfigError:  # bad digest settings: `watcher check` names them
+        return None
+
+
+def database_bytes(path: Path) -> int:
+    """The database with its write-ahead log: what it takes on disk."""
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):  # no WAL file when no one has the database open
+            total += Path(str(path) + suffix).stat().st_size
+    return total
+
+
+# --- rendering (pure) ----------------------------------------------------------------------------
+
+
+def relative(when: str | None, now: datetime) -> str:
+    """'12 min ago', 'in 2 h', 'now', or 'never'."""
+    moment = parse_iso(when)
+    if moment is None:
+        return "never"
+    seconds = (moment - now).total_seconds()
+    size = abs(seconds)
+    if size < 60:
+        return "now"
+    if size < 3600:
+        amount = f"{size // 60:.0f} min"
+    elif size < 2 * 86400:
+        amount = f"{size / 3600:.0f} h"
+    else:
+        amount = f"{size / 86400:.0f} d"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{count} B"
+
+
+def render(status: dict[str, Any], now: datetime) -> list[str]:
+    """The human form of `collect`'s dict: a table of sources, then hits, digest and database."""
+    lines: list[str] = []
+    if status["config_error"]:
+        lines += [f"configuration: {status['config_error']}", ""]
+    sources = status["sources"]
+    enabled = sum(s["enabled"] for s in sources)
+    lines.append(f"Sources: {enabled} enabled of {len(sources)}")
+    table = [("name", "last success", "next poll", "state")]
+    for s in sources:
+        if s["in_config"] is False:
+            state = "no longer in feeds.yaml"
+        elif not s["enabled"]:
+            state = "disabled in feeds.yaml"
+        elif s["disabled_reason"]:
+            state = f"stopped: {s['disabled_reason']}"
+        elif s["status"] == "error":
+            state = f"error ({s['failures']} in a row): {s['last_error']}"
+        elif s["status"] is None:
+            state = "not polled yet"
+        else:
+            state = f"{s['status']}, {s['new_hits_last_poll']} new hits at the last poll"
+        upcoming = relative(s["next_poll"], now) if s["next_poll"] else "-"
+        if s["overdue"]:
+            upcoming += " (overdue: is `watcher run` running?)"
+        table.append((s["name"], relative(s["last_success"], now), upcoming, state))
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    hits = status["hits"]
+    lines.append(f"Hits: {hits['this_week']} this week, {hits['total']} in all")
+    digest = status["digest"]
+    if digest is None:
+        lines.append("Digest: not available in this build")
+    else:
+        upcoming = digest.get("next")
+        line = f"Digest: next {upcoming} ({relative(upcoming, now)})" if upcoming else "Digest: none scheduled"
+        last = digest.get("last")
+        if last:
+            results = ", ".join(
+                f"{t['target']} " + ("ok" if t.get("ok") else f"{t.get('state')}: {t.get('error') or ''}".rstrip(": "))
+                for t in last.get("targets", [])
+            )
+            line += f"; last sent {relative(last.get('sent'), now)}" + (f" ({results})" if results else "")
+        lines.append(line)
+    database = status["database"]
+    lines.append(f"Database: {database['path']}, {human_bytes(database['bytes'])}")
+    return lines
