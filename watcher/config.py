@@ -46,6 +46,19 @@ def parse_duration(text: str | int | float) -> int:
 # --- keywords.txt -------------------------------------------------------------------------------
 
 
+def split_weight(line: str) -> tuple[str, float]:
+    """'tiers-lieux ^2' -> ('tiers-lieux', 2.0); a line without a weight suffix weighs 1."""
+    if w := _WEIGHT.search(line):
+        return line[: w.start()].rstrip(), float(w.group(1))
+    return line, 1.0
+
+
+def is_group(line: str) -> str | None:
+    """The name of a `[group]` line, else None."""
+    g = _GROUP.match(line.strip())
+    return (g.group(1).strip() or None) if g else None
+
+
 def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
     """Parse the text of keywords.txt. Raises ConfigError naming the line and column."""
     from watcher.query import parse_query, same_query_key
@@ -57,13 +70,10 @@ def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if g := _GROUP.match(line):
-            group = g.group(1).strip() or None
+        if _GROUP.match(line):
+            group = is_group(line)
             continue
-        weight = 1.0
-        if w := _WEIGHT.search(line):
-            weight = float(w.group(1))
-            line = line[: w.start()].rstrip()
+        line, weight = split_weight(line)
         try:
             tree = parse_query(line)
         except QuerySyntaxError as exc:

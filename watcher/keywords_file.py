@@ -12,13 +12,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from watcher.config import parse_keywords
+from watcher.config import parse_keywords, split_weight
 from watcher.errors import ConfigError, QuerySyntaxError
 from watcher.files import atomic_write_text
 from watcher.query import parse_query, same_query_key
 from watcher.types import Query
 
-_WEIGHT = re.compile(r"\s\^(\d+(?:\.\d+)?)\s*$")
 _GROUP = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 
 
@@ -44,10 +43,7 @@ def parse_new_query(line: str, path: Path) -> Query:
         raise ConfigError(path, None, "a query is one line")
     if text.startswith("#") or _GROUP.match(text):
         raise ConfigError(path, None, f"{text!r} would be read as a comment or a group, not a query")
-    weight = 1.0
-    if w := _WEIGHT.search(text):
-        weight = float(w.group(1))
-        text = text[: w.start()].rstrip()
+    text, weight = split_weight(text)
     try:
         tree = parse_query(text)
     except QuerySyntaxError as exc:
@@ -111,9 +107,7 @@ def remove_query(path: Path, text: str) -> Edit:
 
 def find_query(queries: tuple[Query, ...], text: str, path: Path) -> Query:
     """The query of keywords.txt that `text` names; a near miss is suggested in the error."""
-    wanted = text.strip()
-    if w := _WEIGHT.search(wanted):
-        wanted = wanted[: w.start()].rstrip()
+    wanted, _ = split_weight(text.strip())
     for q in queries:
         if q.text == wanted:
             return q
