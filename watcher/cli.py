@@ -150,7 +150,7 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
 
     A source that fails is reported and retried later with backoff; the others go on.
     """
-    from watcher.fetch import Fetcher, default_user_agent
+    from watcher.fetch import fetcher_for
     from watcher.poll import PollReport, run_poll
 
     config = env.config()
@@ -162,25 +162,26 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
         from watcher.errors import StoreError
 
         settings = config.settings
-        with Fetcher(
-            user_agent=default_user_agent(settings.contact),
-            timeout=settings.timeout,
-            max_body_bytes=settings.max_body_bytes,
-            per_host=settings.per_host,
-        ) as fetcher:
-            bar = click.progressbar(length=len(config.feeds), label="Polling", file=sys.stderr)
+        with fetcher_for(settings) as fetcher:
+            bars: list[Any] = []  # made once the number of due sources is known
             done: list[PollReport] = []
+
+            def start(total: int) -> None:
+                if show_progress and total:
+                    bars.append(click.progressbar(length=total, label="Polling", file=sys.stderr))
 
             def progress(report: PollReport) -> None:
                 done.append(report)
-                if show_progress:
+                for bar in bars:
                     bar.update(1)
 
             try:
-                reports = run_poll(config, store, fetcher, everything=everything, names=names, on_result=progress)
+                reports = run_poll(
+                    config, store, fetcher, everything=everything, names=names, on_start=start, on_result=progress
+                )
             except StoreError as exc:
                 fail(f"{exc} ({len(done)} sources were stored before the failure)")
-            if show_progress:
+            for bar in bars:
                 bar.render_finish()
     reports.sort(key=lambda r: r.name)
     if as_json:

@@ -318,7 +318,7 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
     Nothing is stored: the source's cursor, the hits and the database are left as they were.
     Exit code 1 when the source cannot be read.
     """
-    from watcher.fetch import Fetcher, default_user_agent
+    from watcher.fetch import fetcher_for
     from watcher.match import compile_queries
     from watcher.normalise import display_title
     from watcher.poll import fetch_source, score_items
@@ -334,12 +334,7 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
     now = datetime.now(UTC)
     if sys.stderr.isatty() and not as_json:
         click.echo(f"Fetching {spec.url or spec.name}…", err=True)
-    with Fetcher(
-        user_agent=default_user_agent(settings.contact),
-        timeout=settings.timeout,
-        max_body_bytes=settings.max_body_bytes,
-        per_host=settings.per_host,
-    ) as fetcher:
+    with fetcher_for(settings) as fetcher:
         result = fetch_source(spec, None, config, fetcher, now)
     scored = score_items(compile_queries(config.queries), result.items, spec.weight, now)
     hits = sorted((h for h in scored if h.score > 0), key=lambda h: -h.score)

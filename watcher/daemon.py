@@ -31,7 +31,7 @@ from typing import Any
 
 from watcher.config import load_config, read_credentials
 from watcher.errors import ConfigError, StoreError, WatcherError
-from watcher.fetch import Fetcher, default_user_agent
+from watcher.fetch import Fetcher, fetcher_for
 from watcher.logs import REDACT
 from watcher.poll import PollReport, run_poll
 from watcher.store import Store, iso
@@ -224,12 +224,7 @@ class Daemon:
                     if fetcher is None or key != fetcher_key:
                         if fetcher is not None:
                             fetcher.close()
-                        fetcher = Fetcher(
-                            user_agent=default_user_agent(s.contact),
-                            timeout=s.timeout,
-                            max_body_bytes=s.max_body_bytes,
-                            per_host=s.per_host,
-                        )
+                        fetcher = fetcher_for(s)
                         fetcher_key = key
                     everything = self._poll_all.is_set()
                     self._poll_all.clear()

@@ -33,7 +33,7 @@ from watcher.errors import (
     HTTPStatusError,
     TooManyRedirects,
 )
-from watcher.types import Fetched, FetchRequest
+from watcher.types import Fetched, FetchRequest, Settings
 
 PROJECT_URL = "https://github.com/watcher-veille/watcher"
 
@@ -569,3 +569,13 @@ __all__ = [
     "rate_limit_reset",
     "validators",
 ]
+
+
+def fetcher_for(settings: Settings) -> Fetcher:
+    """The Fetcher a poll uses, set from feeds.yaml's settings (contact, timeout, size cap, per host)."""
+    return Fetcher(
+        user_agent=default_user_agent(settings.contact),
+        timeout=settings.timeout,
+        max_body_bytes=settings.max_body_bytes,
+        per_host=settings.per_host,
+    )

@@ -134,6 +134,7 @@ def run_poll(
     everything: bool = False,
     names: Sequence[str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_start: Callable[[int], None] | None = None,
     on_result: Callable[[PollReport], None] | None = None,
     rand: Callable[[], float] = random.random,
     stop: Callable[[], bool] = lambda: False,
@@ -145,6 +146,8 @@ def run_poll(
     todo = schedule.due(specs, states, now, everything=everything or bool(names))
     matcher = compile_queries(config.queries)
     reports: list[PollReport] = []
+    if on_start:
+        on_start(len(todo))
     if not todo:
         return reports
     pool = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
