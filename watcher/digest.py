@@ -295,12 +295,15 @@ def choose(
     keywords: Sequence[str],
     max_items: int = DEFAULT_MAX_ITEMS,
     outlets: Mapping[int, Sequence[str]] | None = None,
+    stories_total: int | None = None,
 ) -> tuple[tuple[tuple[str, tuple[Entry, ...]], ...], int]:
     """Group the best stories by keyword: (groups, stories left out).
 
     A story told by several outlets (one cluster) is one entry, its best-scoring hit, with the
     others' names as "also in". Each story sits under the first of its keywords in the order of
-    keywords.txt; groups come best first, entries highest score first.
+    keywords.txt; groups come best first, entries highest score first. `hits` may be only the
+    hits of the best stories (every hit of each of them), with `stories_total` the number of
+    stories in the whole window, so a long window is never loaded whole.
     """
     order = {k: i for i, k in enumerate(keywords)}
     ranked = sorted(hits, key=lambda h: (-h.score, -h.published.timestamp(), h.id))
@@ -320,7 +323,8 @@ def choose(
         own = _outlet(story.hit)
         names = tuple(dict.fromkeys(n for n in also[i] if n and n != own))
         entries.append(replace(story, also=names))
-    shown, omitted = entries[:max_items], max(0, len(entries) - max_items)
+    total = len(entries) if stories_total is None else max(stories_total, len(entries))
+    shown, omitted = entries[:max_items], max(0, total - max_items)
     groups: dict[str, list[Entry]] = {}
     for entry in shown:
         keys = sorted(entry.hit.keywords or ("?",), key=lambda k: (order.get(k, len(order)), k))

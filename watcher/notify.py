@@ -34,11 +34,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-import apprise
-
 from watcher import digest as dg
 from watcher.errors import ConfigError
-from watcher.schedule import DigestSlot, Window, due_digest, next_slot, parse_slot
+from watcher.schedule import DigestSlot, Window, due_digest, last_slot, next_slot, parse_slot
 from watcher.store import Store, iso, parse_iso
 from watcher.types import Config
 
@@ -59,6 +57,7 @@ STALE_SENDING = timedelta(minutes=30)  # a claim older than this was cut short b
 SEND_TIMEOUT = 120.0  # seconds Apprise may take for one target
 DEFAULT_ALERT_SCORE = 85
 DEFAULT_ALERTS_PER_HOUR = 3
+CLAIM_TRIES = 3  # builds of a digest whose hits keep changing under it before giving up for this turn
 
 
 # --- settings and targets ----------------------------------------------------------------------
@@ -197,6 +196,8 @@ def load_targets(config: Config, env: Mapping[str, str] | None = None) -> list[T
     Raises ConfigError for a URL Apprise cannot use (naming its position and scheme only) or
     an unreadable configuration file.
     """
+    import apprise  # imported when targets are needed: a preview never loads it (~0.2 s)
+
     ns = notify_settings(config)
     environ = os.environ if env is None else env
     targets: list[Target] = []
@@ -234,6 +235,8 @@ class SendResult:
 
 def _send(target: Target, title: str, body: str, fmt: str, attach: Sequence[str] = ()) -> SendResult:
     """One message to one target; its own outcome read from Apprise's per-service results."""
+    import apprise
+
     bundle = apprise.Apprise()
     bundle.add(target.service)
     try:
@@ -311,12 +314,17 @@ def build_digest(
     target: str | None = None,
     digest_id: int | None = None,
     notes: Sequence[str] = (),
-) -> tuple[dg.Digest, list[int]]:
-    """The digest of [start, end) (for `target`: what it has not had yet), and every hit id it covers."""
+) -> tuple[dg.Digest, int]:
+    """The digest of [start, end) (for `target`: what it has not had yet), and how many hits it covers.
+
+    Only the hits of the stories shown are read; the window's totals and the trends are counted
+    in SQL, so a long window costs no more memory than a short one.
+    """
     ns = notify_settings(config)
-    rows = store.digest_hits(start, end, target=target)
+    total, stories = store.digest_size(start, end, target=target)
+    rows = store.digest_best(start, end, ns.max_items, target=target) if total else []
     hits = [dg.hit_from_row(r) for r in rows]
-    in_digest = {h.id for h in hits}
+    in_digest = {h.id for h in hits}  # every hit of the window in the clusters shown
     clusters = sorted({h.cluster for h in hits if h.cluster is not None})
     outlets = {
         cluster: [
@@ -327,7 +335,7 @@ def build_digest(
         for cluster, items in store.cluster_outlets(clusters).items()
     }
     keywords = [q.text for q in config.queries]
-    groups, omitted = dg.choose(hits, keywords, ns.max_items, outlets)
+    groups, omitted = dg.choose(hits, keywords, ns.max_items, outlets, stories_total=stories)
     period = ns.slot.period
     history = _windows_before(start, period, store.first_seen(hits_only=False))
     scale = (end - start) / period
@@ -345,17 +353,17 @@ def build_digest(
         end=end,
         language=ns.language,
         tz=ns.tz,
-        total=len(hits),
+        total=total,
         groups=groups,
         omitted=omitted,
-        trends=trends if hits or any(t.mark for t in trends) else (),
+        trends=trends if total or any(t.mark for t in trends) else (),
         previous_windows=len(history),
         weekly=ns.slot.every == "weekly",
         sources=health,
         notes=tuple(notes),
         digest_id=digest_id,
     )
-    return d, [h.id for h in hits]
+    return d, total
 
 
 def render(d: dg.Digest, fmt: str) -> str:
@@ -371,9 +379,19 @@ def preview_digest(store: Store, config: Config, now: datetime, fmt: str = "html
     last = store.last_digest()
     start = parse_iso(last["window_end"]) if last else None
     end = _through(now)
-    start = start or store.first_seen() or end
+    start = start or _first_start(store, end, notify_settings(config).slot.period) or end
     d, _ = build_digest(store, config, start, end)
     return render(d, fmt), d
+
+
+def _first_start(store: Store, end: datetime, period: timedelta) -> datetime | None:
+    """Where the first digest starts: the first hit, or one period before its end if that is later.
+
+    The first digest covers the last period only (a week for weekly digests), however long the
+    database has been filling: what came before is in `watcher hits` and the report.
+    """
+    first = store.first_seen()
+    return None if first is None else max(first, end - period)
 
 
 def _write_files(store: Store, d: dg.Digest, digest_id: int) -> Path:
@@ -407,12 +425,18 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
         for u in store.uncertain_deliveries(tid)
     ]
     start, end = _when(row["window_start"]), _when(row["window_end"])
-    d, item_ids = build_digest(store, config, start, end, target=tid, digest_id=digest_id, notes=notes)
-    if d.is_empty():
-        store.set_delivery_state(digest_id, tid, "skipped")
-        return Delivery(digest_id, row["label"], "skipped")
-    if not store.claim_delivery(digest_id, tid, item_ids, now):
-        return Delivery(digest_id, row["label"], "busy")  # another process has it
+    for _ in range(CLAIM_TRIES):
+        d, count = build_digest(store, config, start, end, target=tid, digest_id=digest_id, notes=notes)
+        if d.is_empty():
+            store.set_delivery_state(digest_id, tid, "skipped")
+            return Delivery(digest_id, row["label"], "skipped")
+        # The hits the digest covers are recorded in SQL from the same selection; "changed" means
+        # hits came in since it was built (a poll running beside us): build it again.
+        claim = store.claim_delivery_of(digest_id, tid, start, end, count, now)
+        if claim != "changed":
+            break
+    if claim != "claimed":
+        return Delivery(digest_id, row["label"], "busy")  # another process has it, or it keeps changing
     result: SendResult
     path: Path | None = None
     try:
@@ -434,8 +458,8 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
         result = SendResult(row["label"], False, f"cannot write the digest file: {exc.strerror}")
     if result.ok:
         store.finish_delivery(digest_id, tid, now)
-        log.info("digest %d delivered to %s (%d hits)", digest_id, row["label"], len(item_ids))
-        return Delivery(digest_id, row["label"], "sent", len(item_ids), path=str(path) if target is None else None)
+        log.info("digest %d delivered to %s (%d hits)", digest_id, row["label"], count)
+        return Delivery(digest_id, row["label"], "sent", count, path=str(path) if target is None else None)
     attempts = int(row["attempts"]) + 1
     retry_at = now + min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_MAX)
     store.finish_delivery(digest_id, tid, now, error=result.error, retry_at=retry_at)
@@ -447,7 +471,7 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
         retry_at,
         result.error,
     )
-    return Delivery(digest_id, row["label"], "failed", len(item_ids), result.error)
+    return Delivery(digest_id, row["label"], "failed", count, result.error)
 
 
 def _digest_targets(config: Config, targets: Sequence[Target]) -> list[Target | None]:
@@ -519,7 +543,8 @@ def send_due_digest(
     targets = load_targets(config) if targets is None else list(targets)
     interrupted = _recover(store, now)
     last = store.last_digest()
-    window = due_digest(parse_iso(last["window_end"]) if last else None, store.first_seen(), now, ns.slot)
+    first = None if last else _first_start(store, last_slot(ns.slot, now), ns.slot.period)
+    window = due_digest(parse_iso(last["window_end"]) if last else None, first, now, ns.slot)
     created = None
     if window is not None:
         chosen = _digest_targets(config, targets)
@@ -544,15 +569,14 @@ def send_digest_now(
     interrupted = _recover(store, now)
     chosen = _digest_targets(config, targets)
     last = store.last_digest()
-    start = (parse_iso(last["window_end"]) if last else None) or store.first_seen()
-    created = window = None
     now = _through(now)
+    start = parse_iso(last["window_end"]) if last else _first_start(store, now, ns.slot.period)
+    created = window = None
     if start is not None and start < now:
         fresh = False
         for t in chosen:
             tid = t.id if t else FILE_TARGET
-            _, ids = build_digest(store, config, start, now, target=tid)
-            if ids:
+            if store.digest_size(start, now, target=tid)[0]:
                 fresh = True
                 break
         if fresh:

@@ -172,8 +172,15 @@ CREATE TABLE poll_log (
 CREATE INDEX poll_log_at ON poll_log(at, source);
 """
 
+# The digest counts each source's items per window (a silent source is flagged): without this
+# index that count scans item_sources once per window. The index holds the table's key too
+# (source, key), so the count reads the index alone.
+_V4_DIGEST_COUNTS = """
+CREATE INDEX item_sources_first_seen ON item_sources(first_seen);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE]
+MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS]
 
 
 def iso(dt: datetime) -> str:
@@ -721,6 +728,71 @@ class Store:
         """
         return [{**_hit_row(row), "alerted": bool(row["alerted"])} for row in self.db.query(sql, params)]
 
+    def _digest_where(self, start: datetime | None, end: datetime, target: str | None) -> tuple[str, dict[str, Any]]:
+        """The WHERE clause (on `items`) of the hits a digest covers: the selection of digest_hits."""
+        params: dict[str, Any] = {"end": iso(end), "target": target}
+        where = ["items.score > 0", "items.first_seen < :end"]
+        if target is not None:
+            floor = self.db.execute(
+                "SELECT MIN(digests.window_start) FROM deliveries JOIN digests ON digests.id = deliveries.digest_id"
+                " WHERE deliveries.target = ?",
+                (target,),
+            ).fetchone()[0]
+            start = parse_iso(floor) or start
+            where.append("items.id NOT IN (SELECT item_id FROM delivered_hits WHERE target = :target)")
+        if start is not None:
+            where.append("items.first_seen >= :start")
+            params["start"] = iso(start)
+        return " AND ".join(where), params
+
+    def digest_size(self, start: datetime | None, end: datetime, *, target: str | None = None) -> tuple[int, int]:
+        """(hits, stories) of the selection of digest_hits: a story is a cluster, or a hit in none."""
+        where, params = self._digest_where(start, end, target)
+        row = self.db.execute(
+            f"SELECT count(*), count(DISTINCT cluster) + count(*) FILTER (WHERE cluster IS NULL)"
+            f" FROM items WHERE {where}",
+            params,
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def digest_best(
+        self, start: datetime | None, end: datetime, limit: int, *, target: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The hits of the `limit` best stories of the selection of digest_hits, in its row shape.
+
+        A story ranks by its best hit (score, then the latest published, then the lowest id);
+        every hit of the selection in a chosen story's cluster is returned (the digest names
+        their outlets), so the digest never loads the whole window.
+        """
+        where, params = self._digest_where(start, end, target)
+        params["limit"] = limit
+        alerted = (
+            "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
+            if target is not None
+            else "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND state = 'sent')"
+        )
+        sql = f"""
+            WITH chosen AS (
+                SELECT id, cluster FROM (
+                    SELECT items.id, items.cluster, items.score, items.published,
+                           row_number() OVER (PARTITION BY items.cluster IS NULL, coalesce(items.cluster, items.id)
+                                              ORDER BY items.score DESC, items.published DESC, items.id) AS rank
+                    FROM items WHERE {where}
+                ) WHERE rank = 1
+                ORDER BY score DESC, published DESC, id LIMIT :limit
+            )
+            SELECT items.*, {alerted} AS alerted,
+                   (SELECT json_group_array(source) FROM
+                     (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
+                   ) AS sources
+            FROM items
+            WHERE (items.id IN (SELECT id FROM chosen)
+                   OR items.cluster IN (SELECT cluster FROM chosen WHERE cluster IS NOT NULL))
+              AND {where}
+            ORDER BY items.score DESC, items.published DESC, items.id
+        """
+        return [{**_hit_row(row), "alerted": bool(row["alerted"])} for row in self.db.query(sql, params)]
+
     def hits_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         if not ids:
             return []
@@ -820,6 +892,49 @@ class Store:
             )
         return True
 
+    def claim_delivery_of(
+        self, digest_id: int, target: str, start: datetime | None, end: datetime, expected: int, now: datetime
+    ) -> str:
+        """claim_delivery for the hits of the selection of digest_hits(start, end, target), in SQL.
+
+        Returns "claimed"; "busy" (nothing changed) when another process claimed it first; or
+        "changed" (nothing changed) when the selection no longer holds `expected` hits (hits
+        came in since the digest was built: build it again), so the target is recorded as
+        having had exactly the hits it is sent.
+        """
+        try:
+            with self.write() as conn:
+                return self._claim_of(conn, digest_id, target, start, end, expected, now)
+        except _SelectionChanged:  # rolled back by write()
+            return "changed"
+
+    def _claim_of(
+        self,
+        conn: sqlite3.Connection,
+        digest_id: int,
+        target: str,
+        start: datetime | None,
+        end: datetime,
+        expected: int,
+        now: datetime,
+    ) -> str:
+        where, params = self._digest_where(start, end, target)
+        changed = conn.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_at = ?, items = ?"
+            " WHERE digest_id = ? AND target = ? AND state IN ('pending', 'failed')",
+            (iso(now), expected, digest_id, target),
+        ).rowcount
+        if not changed:
+            return "busy"
+        inserted = conn.execute(
+            f"INSERT INTO delivered_hits (target, item_id, digest_id) SELECT :target, items.id, :digest_id"
+            f" FROM items WHERE {where}",
+            {**params, "digest_id": digest_id},
+        ).rowcount
+        if inserted != expected:
+            raise _SelectionChanged
+        return "claimed"
+
     def finish_delivery(
         self, digest_id: int, target: str, now: datetime, *, error: str | None = None, retry_at: datetime | None = None
     ) -> None:
@@ -909,6 +1024,10 @@ class Store:
                 "UPDATE alerts SET state = ?, sent_at = ?, error = ? WHERE item_id = ? AND target = ?",
                 ("failed" if error else "sent", None if error else iso(now), error, item_id, target),
             )
+
+
+class _SelectionChanged(Exception):
+    """A digest's hits changed between building it and claiming its delivery."""
 
 
 _FTS_SYNTAX = re.compile(r'["*()^:]|\b(?:AND|OR|NOT|NEAR)\b')
