@@ -55,6 +55,23 @@ def test_words_gives_the_same_words_whatever_else_the_text_holds(latin: str) -> 
     assert words(latin + " Москва") == [*words(latin), "москва"]
 
 
+def test_words_fast_path_agrees_with_the_definition_on_every_character() -> None:
+    # The fast path folds Latin-1 by a byte table and spells out other characters one by one;
+    # the reference folds whole strings. Each character alone, between letters, after an
+    # article and before an apostrophe.
+    from watcher.query import _words_reference
+
+    differ = []
+    for code in range(0x3000):
+        char = chr(code)
+        if 0xD800 <= code < 0xE000:
+            continue
+        for text in (char, f"a{char}b", f"l'{char}s x", f"{char}'a", f"É{char}œ’"):
+            if words(text) != _words_reference(text):
+                differ.append(text)
+    assert differ == []
+
+
 def test_fold_keeps_non_latin_letters() -> None:
     assert fold("Москва ÉTÉ") == "москва ete"
 

@@ -14,11 +14,13 @@ Pure: values in, values out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress
-from operator import add, and_, itemgetter
+from operator import add
+from typing import Any
 
 from watcher.query import AnyOf, Node, Not, Phrase, Term, joined_key, singular, singulars, words
 from watcher.types import Query, QueryMatch
@@ -26,6 +28,7 @@ from watcher.types import Query, QueryMatch
 __all__ = ["Matcher", "compile_queries"]
 
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
+_FEW_STARTS = 4  # up to this many words that may start a joined key, look at each of them
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,14 @@ class _Field:
     Joined runs are built on first use: only the few items that have candidates get here.
     """
 
-    def __init__(self, raw: list[str], one: list[str], seen: _Seen) -> None:
+    def __init__(self, raw: list[str], seen: _Seen) -> None:
         self.raw = raw  # normalised words, as written
-        self.one = one  # the key of each word alone
         self.seen = seen
+
+    @cached_property
+    def one(self) -> list[str]:
+        """The key of each word alone."""
+        return singulars(self.raw)
 
     def has(self, key: str) -> bool:
         if key not in self.seen.keys:
@@ -98,6 +105,12 @@ class _Anchors:
     def __or__(self, other: _Anchors) -> _Anchors:
         return _Anchors(self.exact | other.exact, self.prefixes | other.prefixes)
 
+    def union(self, others: Iterable[_Anchors]) -> _Anchors:
+        found = self
+        for other in others:
+            found = found | other
+        return found
+
     def cost(self) -> tuple[int, int, int]:
         # Prefer anchors without prefixes, then few keys, then long (rarer) keys.
         keys = self.exact | self.prefixes
@@ -116,6 +129,10 @@ class _Node:
     def positives(self) -> Iterable[_Node]:
         """The positive leaves (and joined windows), for `in_body`."""
         raise NotImplementedError
+
+    def clauses(self) -> list[_Anchors]:
+        """Sets of keys and prefixes of which the item holds at least one, each, when the node holds."""
+        return [self.anchors()]
 
 
 class _Key(_Node):
@@ -174,7 +191,20 @@ class _Phrase(_Node):
         return self.prefix and i + a == self.size
 
     def lookups(self) -> _Anchors:
-        return self.anchors() | _Anchors(self.end_keys, self.end_prefixes)
+        return _Anchors().union(self.clauses())
+
+    def clauses(self) -> list[_Anchors]:
+        # Every word of the phrase is covered by one run that the item holds.
+        found = []
+        for i in range(self.size):
+            exact: set[str] = set()
+            prefixes: set[str] = set()
+            for j in range(max(0, i - _MAX_JOIN + 1), i + 1):
+                for a, key in self.groups[j]:
+                    if j + a > i:
+                        (prefixes if self._is_prefix_run(j, a) else exact).add(key)
+            found.append(_Anchors(frozenset(exact), frozenset(prefixes)))
+        return found
 
     def holds(self, fields: tuple[_Field, ...]) -> bool:
         seen = fields[0].seen
@@ -239,6 +269,9 @@ class _Any(_Node):
     def positives(self) -> Iterable[_Node]:
         return self.options
 
+    def clauses(self) -> list[_Anchors]:
+        return [_Anchors().union(min(o.clauses(), key=_Anchors.cost) for o in self.options)]
+
 
 class _Not(_Node):
     def __init__(self, node: _Node) -> None:
@@ -252,6 +285,9 @@ class _Not(_Node):
 
     def positives(self) -> Iterable[_Node]:
         return ()
+
+    def clauses(self) -> list[_Anchors]:
+        return []
 
 
 class _All(_Node):
@@ -286,6 +322,14 @@ class _All(_Node):
                 best = found
         assert best is not None  # the parser guarantees a positive part
         return best
+
+    def clauses(self) -> list[_Anchors]:
+        # A part may also be satisfied by a window's joined key ("tiers lieux" by "#TiersLieux").
+        found: list[_Anchors] = []
+        for index, part in enumerate(self.parts):
+            around = _Anchors().union(key.anchors() for start, end, key in self.windows if start <= index < end)
+            found.extend(clause | around for clause in part.clauses())
+        return found
 
     def positives(self) -> Iterable[_Node]:
         for part in self.parts:
@@ -336,6 +380,30 @@ def _compile(node: Node) -> _Node:
     return _All(parts, windows)
 
 
+def _forms(key: str) -> list[str]:
+    """The words whose key (`singular`) is `key`: it, plus a final s, x or xs."""
+    return [w for w in (key, key + "s", key + "x", key + "xs") if singular(w) == key]
+
+
+def _trie_pattern(prefixes: Iterable[str]) -> str:
+    """A regular expression for " " followed by any of `prefixes`, with a space allowed between
+    any two of its characters (the prefix may start a run of joined words)."""
+    trie: dict[str, Any] = {}
+    for prefix in prefixes:
+        node = trie
+        for char in prefix:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        if "" in node:  # a shorter prefix ends here: enough to flag the place
+            return ""
+        options = [re.escape(char) + (" ?" + emit(node[char]) if "" not in node[char] else "") for char in sorted(node)]
+        return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+    return " (?=" + emit(trie) + ")"
+
+
 class Matcher:
     """Compiled queries; `match` gives the queries an item satisfies, in query order."""
 
@@ -343,91 +411,152 @@ class Matcher:
         self.queries = tuple(queries)
         self._nodes = [_compile(q.tree) for q in self.queries]
         self._positives = [tuple(n.positives()) for n in self._nodes]
+        # Each query is indexed by its cheapest clause, and carries the ids of all its clauses:
+        # a candidate is evaluated only when the item holds something of every one of them.
+        clause_ids: dict[_Anchors, int] = {}
+        self._signature: list[frozenset[int]] = []
         self._by_key: dict[str, list[int]] = {}
         self._by_prefix: dict[str, list[int]] = {}
         for index, node in enumerate(self._nodes):
-            anchors = node.anchors()
+            clauses = node.clauses()
+            self._signature.append(frozenset(clause_ids.setdefault(c, len(clause_ids)) for c in clauses))
+            anchors = min(clauses, key=_Anchors.cost)
             for key in anchors.exact:
                 self._by_key.setdefault(key, []).append(index)
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix, []).append(index)
-        self._anchor_keys = frozenset(self._by_key)
-        lookups = [a for n in self._nodes for a in _lookups(n)]
-        self._known = frozenset().union(*(a.exact for a in lookups))
-        self._short_of_key = frozenset(k[:i] for k in self._known for i in range(1, len(k)))
-        self._tail_of_key = frozenset(k[i:] for k in self._known for i in range(1, len(k)))
-        # Every prefix a query uses, bucketed by its first `_stem` characters, so that one set
-        # operation tells whether any word may start with one of them.
-        every_prefix = frozenset().union(*(a.prefixes for a in lookups))
+        clauses_of_key: dict[str, list[int]] = {}
+        clauses_of_prefix: dict[str, list[int]] = {}
+        for clause, number in clause_ids.items():
+            for key in clause.exact:
+                clauses_of_key.setdefault(key, []).append(number)
+            for prefix in clause.prefixes:
+                clauses_of_prefix.setdefault(prefix, []).append(number)
+        self._clauses_of_key = clauses_of_key
+        self._clauses_of_prefix = clauses_of_prefix
+        # Sets, so that intersecting with the few keys of an item costs what the item holds.
+        self._indexed_keys = frozenset(self._by_key)
+        self._indexed_prefixes = frozenset(self._by_prefix)
+        self._clause_keys = frozenset(clauses_of_key)
+        self._clause_prefixes = frozenset(clauses_of_prefix)
+
+        lookups = _Anchors().union(a for n in self._nodes for a in _lookups(n))
+        known = lookups.exact | frozenset(clauses_of_key)
+        # Every word form that may make a known key: alone (with its plural), as the first or
+        # second word of a joined run, or as the last word (with its plural).
+        self._key_of_form = {form: key for key in known for form in _forms(key)}
+        join2: dict[str, dict[str, str]] = {}
+        join3: dict[str, dict[str, dict[str, str]]] = {}
+        lasts: set[str] = set()
+        for key in known:
+            for i in range(1, len(key)):
+                join2.setdefault(key[:i], {})[key[i:]] = key
+                lasts.add(key[i:])
+                for j in range(i + 1, len(key)):
+                    join3.setdefault(key[:i], {}).setdefault(key[i:j], {})[key[j:]] = key
+                    lasts.add(key[j:])
+        self._join2 = {a: (frozenset(ends), ends) for a, ends in join2.items()}
+        self._join3 = {a: (frozenset(seconds), seconds) for a, seconds in join3.items()}
+        self._join3_ends = {(a, b): frozenset(ends) for a, seconds in join3.items() for b, ends in seconds.items()}
+        self._starts2 = frozenset(join2)
+        self._starts3 = frozenset(join3)
+        interest = set(self._key_of_form) | self._starts2 | self._starts3
+        interest.update(b for seconds in join3.values() for b in seconds)
+        interest.update(form for last in lasts for form in _forms(last))
+        self._interest = frozenset(interest)
+        self._singular_of = {w: singular(w) for w in interest}
+        self._forms_of = {last: tuple(_forms(last)) for last in lasts}
+        # A run of words put end to end, as written, is the key K, or K with a final s, x or xs
+        # (which one depends on where the last word starts: all are kept, the evaluation decides).
+        keys_of_run: dict[str, list[str]] = {}
+        for key in known:
+            for suffix in ("", "s", "x", "xs"):
+                keys_of_run.setdefault(key + suffix, []).append(key)
+        self._keys_of_run = keys_of_run
+        self._run_forms = frozenset(keys_of_run)
+
+        every_prefix = lookups.prefixes | frozenset(clauses_of_prefix)
+        self._prefix_places = re.compile(_trie_pattern(every_prefix)) if every_prefix else None
+        self._longest_prefix = max(map(len, every_prefix), default=0)
         self._stem = min(map(len, every_prefix), default=0)
-        self._cut = itemgetter(slice(0, self._stem))
         buckets: dict[str, list[str]] = {}
         for prefix in sorted(every_prefix):
             buckets.setdefault(prefix[: self._stem], []).append(prefix)
         self._buckets = {cut: tuple(bucket) for cut, bucket in buckets.items()}
-        self._bucket_keys = frozenset(self._buckets)
-        self._short_of_prefix = frozenset(p[:i] for p in every_prefix for i in range(1, len(p)))
 
-    def _seen(self, raw: list[str], one: list[str]) -> _Seen:
-        """The keys and prefixes of the queries that the words hold, alone or joined."""
-        known = self._known
-        last = len(raw) - 1
-        # Two or three words joined give a key only where the first word falls short of it
-        # and the last word's key ends it: build joined runs only there, not at every word.
-        short, tails = self._short_of_key, self._tail_of_key
-        starts = list(map(short.__contains__, raw))
-        ends = list(map(tails.__contains__, one))
+    def _seen(self, raw: list[str]) -> _Seen:
+        """The keys and prefixes of the queries that the words may hold, alone or joined.
+
+        A superset: joined runs are found from the words present, without checking that they
+        are neighbours; the evaluation of a candidate checks. Everything here is set operations
+        over the few words of interest, not a loop over the text.
+        """
+        present = self._interest.intersection(raw)
+        keys: set[str] = set(filter(None, map(self._key_of_form.get, present)))
+        ends = frozenset(map(self._singular_of.__getitem__, present))
+        spaced = " " + " ".join(raw) + " "
         joined: set[str] = set()
-        for i in compress(range(last), map(and_, starts, ends[1:])):
-            if raw[i] + one[i + 1] in known:
-                joined.add(raw[i] + one[i + 1])
-        for i in compress(range(last - 1), map(and_, starts, ends[2:])):
-            run = raw[i] + raw[i + 1] + one[i + 2]
-            if run in known:
-                joined.add(run)
-        keys = known.intersection(one).union(joined)
-        if not self._buckets:
-            return _Seen(keys, frozenset(joined), frozenset(), frozenset())
-        buckets = self._buckets
-        stem = self._stem
-        cut = self._cut
+        starts = self._starts2.intersection(present)
+        if len(starts) > _FEW_STARTS:
+            # Many words of the item may start a joined key: put every two and three neighbours
+            # end to end (one pass in C) rather than look at the start words one by one.
+            two = list(map(add, raw, raw[1:]))
+            runs = self._run_forms.intersection(two) | self._run_forms.intersection(map(add, two, raw[2:]))
+            for run in runs:
+                joined.update(self._keys_of_run[run])
+        else:
+            join2, join3, forms = self._join2, self._join3, self._forms_of
+            # The words present say which runs may be there; the text says whether they are
+            # neighbours (rare enough to check one by one).
+            for a in starts:
+                lasts, key_of = join2[a]
+                for last in ends.intersection(lasts):
+                    if any(f" {a} {c} " in spaced for c in forms[last] if c in present):
+                        joined.add(key_of[last])
+            for a in self._starts3.intersection(present):
+                seconds, by_second = join3[a]
+                for b in seconds.intersection(present):
+                    key_of = by_second[b]
+                    for last in ends.intersection(self._join3_ends[a, b]):
+                        if any(f" {a} {b} {c} " in spaced for c in forms[last] if c in present):
+                            joined.add(key_of[last])
+        keys.update(joined)
+        if self._prefix_places is None:
+            return _Seen(frozenset(keys), frozenset(joined), frozenset(), frozenset())
         prefixes: set[str] = set()
-        cuts = self._bucket_keys.intersection(map(cut, raw))
-        if cuts:
-            for w in compress(raw, map(cuts.__contains__, map(cut, raw))):
-                bucket = buckets[w[:stem]]
-                if w.startswith(bucket):
-                    prefixes.update(p for p in bucket if w.startswith(p))
-        # A joined run starts with a prefix that its first word alone does not only when that
-        # word falls short of the prefix.
         joined_prefixes: set[str] = set()
-        short = self._short_of_prefix
-        if not short.isdisjoint(raw):
-            for i in compress(range(len(raw) - 1), map(short.__contains__, raw)):
-                for run in ("".join(raw[i : i + 2]), "".join(raw[i : i + 3])):
-                    bucket = buckets.get(run[:stem], ())
-                    if run.startswith(bucket):
-                        joined_prefixes.update(p for p in bucket if run.startswith(p))
-        return _Seen(keys, frozenset(joined), frozenset(prefixes | joined_prefixes), frozenset(joined_prefixes))
+        longest, stem, buckets = self._longest_prefix, self._stem, self._buckets
+        for place in self._prefix_places.finditer(spaced):
+            at = place.start() + 1
+            parts = spaced[at : at + longest + 2].split(" ", 3)
+            first = parts[0]
+            run = "".join(parts[:3])
+            for prefix in buckets.get(run[:stem], ()):
+                if run.startswith(prefix):
+                    (prefixes if first.startswith(prefix) else joined_prefixes).add(prefix)
+        prefixes |= joined_prefixes
+        return _Seen(frozenset(keys), frozenset(joined), frozenset(prefixes), frozenset(joined_prefixes))
 
     def match(self, title: str, text: str) -> list[QueryMatch]:
         head_raw, body_raw = words(title), words(text)
-        raw = head_raw + body_raw
-        one = singulars(raw)
-        seen = self._seen(raw, one)
-        candidates: set[int] = set()
+        seen = self._seen(head_raw + body_raw)
         by_key, by_prefix = self._by_key, self._by_prefix
-        for key in seen.keys:
-            candidates.update(by_key.get(key, ()))
-        for prefix in seen.prefixes:
-            candidates.update(by_prefix.get(prefix, ()))
+        candidates: set[int] = set()
+        candidates.update(*map(by_key.__getitem__, seen.keys.intersection(self._indexed_keys)))
+        candidates.update(*map(by_prefix.__getitem__, seen.prefixes.intersection(self._indexed_prefixes)))
         if not candidates:
             return []
-        cut = len(head_raw)
-        head, body = _Field(head_raw, one[:cut], seen), _Field(body_raw, one[cut:], seen)
+        held: set[int] = set()
+        held.update(*map(self._clauses_of_key.__getitem__, seen.keys.intersection(self._clause_keys)))
+        held.update(*map(self._clauses_of_prefix.__getitem__, seen.prefixes.intersection(self._clause_prefixes)))
+        ordered = sorted(candidates)
+        kept = list(compress(ordered, map(held.issuperset, map(self._signature.__getitem__, ordered))))
+        if not kept:
+            return []
+        head, body = _Field(head_raw, seen), _Field(body_raw, seen)
         both = (head, body)
         matches = []
-        for index in sorted(candidates):
+        for index in kept:
             node = self._nodes[index]
             if not node.holds(both):
                 continue

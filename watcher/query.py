@@ -19,6 +19,7 @@ later stages can send the user's own spelling to a network's search.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -96,19 +97,18 @@ def _ascii_bytes(text: str) -> bytes | None:
     return None
 
 
-def words(text: str) -> list[str]:
-    """The normalised words of `text`, in order, as written (no plural folding).
-
-    Case, accents, ligatures and elided articles (l' d' j' m' n' s' t' c' qu' at the start of a
-    word) are gone; every other character that is not a letter or a digit (spaces, hyphens, '#',
-    apostrophes inside a word, punctuation) separates words.
-    """
+def _words_reference(text: str) -> list[str]:
+    """`words` by the definition, one whole-string step at a time: the fallback of the fast path."""
     ascii_text = _ascii_bytes(text)
     if ascii_text is not None:
         # Same result as the general way below, in whole-buffer operations.
         spaced = ascii_text.translate(_ASCII_WORD_BYTES).decode("ascii")
     else:
         spaced = _SEPARATORS.sub(" ", fold(text))
+    return _drop_elisions(spaced).split()
+
+
+def _drop_elisions(spaced: str) -> str:
     if "'" in spaced:
         # Every apostrophe separates words; the word before it goes too when it is an article.
         parts = spaced.split("'")
@@ -118,7 +118,67 @@ def words(text: str) -> list[str]:
             if part[cut:] in _ELIDED:
                 parts[i] = part[:cut]
         spaced = " ".join(parts)
-    return spaced.split()
+    return spaced
+
+
+def _spaced_char(char: str) -> str:
+    """What the definition turns one character into: "" (dropped), one or more characters, or " "."""
+    return _SEPARATORS.sub(" ", fold(char))
+
+
+# The fast path: a character's fold never depends on its neighbours (casefold and NFKD work per
+# character, the marks they leave are dropped), so Latin-1 text is folded by one bytes.translate
+# after encoding. Characters outside Latin-1 (’, œ, ‘, dashes...) are handed to an encoding error
+# handler, one run at a time, which spells them out by the definition; a character whose fold is
+# not one ASCII character (ß, µ, Greek, Cyrillic...) is marked with \x01 and the whole text takes
+# the reference path.
+_UNSURE = 1
+
+
+def _latin1_table() -> bytes:
+    table = bytearray()
+    for code in range(256):
+        spelled = _spaced_char(chr(code))
+        safe = len(spelled) == 1 and spelled.isascii() and spelled == spelled.lower() and code != _UNSURE
+        table.append(ord(spelled) if safe else _UNSURE)
+    return bytes(table)
+
+
+_LATIN1_WORD_BYTES = _latin1_table()
+_SPELLED: dict[str, str] = {}
+
+
+def _spell_out(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeEncodeError)
+    out = []
+    for char in error.object[error.start : error.end]:
+        spelled = _SPELLED.get(char)
+        if spelled is None:
+            spelled = _spaced_char(char)
+            # Only ASCII letters, digits, "'" and " " are safe to translate again; anything else
+            # (a letter of another script, "\x01" itself, the capital that NFKD makes of "℃" after
+            # casefolding) sends the text to the reference path.
+            if not spelled.isascii() or spelled != spelled.lower() or "\x01" in spelled:
+                spelled = chr(_UNSURE)
+            _SPELLED[char] = spelled
+        out.append(spelled)
+    return "".join(out), error.end
+
+
+codecs.register_error("watcher-fold", _spell_out)
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of `text`, in order, as written (no plural folding).
+
+    Case, accents, ligatures and elided articles (l' d' j' m' n' s' t' c' qu' at the start of a
+    word) are gone; every other character that is not a letter or a digit (spaces, hyphens, '#',
+    apostrophes inside a word, punctuation) separates words.
+    """
+    folded = text.encode("latin-1", "watcher-fold").translate(_LATIN1_WORD_BYTES)
+    if _UNSURE in folded:
+        return _words_reference(text)
+    return _drop_elisions(folded.decode("ascii")).split()
 
 
 def singular(word: str) -> str:
