@@ -23,6 +23,7 @@ import feedparser
 from bs4 import BeautifulSoup
 
 from watcher.errors import ConfigError, HTTPStatusError, NotAFeed, ParseError
+from watcher.sources.xmlguard import refuse_entity_expansion
 from watcher.types import Fetched, FetchRequest, Parsed, Query, RawItem, Settings, SourceSpec
 
 GOOGLE_ALERTS_ENTRY_PREFIX = "tag:google.com,2013:googlealerts/feed:"
@@ -120,6 +121,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> tuple[list[
     page advertises), and ParseError for broken XML that yields no entry. A feed that is
     not well-formed but still yields entries is accepted.
     """
+    refuse_entity_expansion(body, url)
     doc = feedparser.parse(io.BytesIO(body), response_headers=_feedparser_headers(body, headers, url))
     feed = doc.get("feed") or {}
     entries = doc.get("entries") or []
