@@ -17,7 +17,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -235,10 +235,10 @@ class Store:
             yield conn
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise StoreError(f"cannot write to {self.path}: {exc}") from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def _migrate(self) -> None:
@@ -893,6 +893,14 @@ class Rematch:
     keywords: tuple[str, ...]
     score: int
     breakdown: Mapping[str, float]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a transaction: after some errors (a full disk, an I/O error) SQLite
+    has already rolled it back itself, and a second ROLLBACK would hide the first error."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _marks(prefix: str, values: Sequence[Any], params: dict[str, Any]) -> str:
