@@ -14,6 +14,7 @@ never blocked thanks to WAL.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -212,7 +213,7 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {path}: {exc}") from None
+            raise StoreError(f"cannot open the database {path}: {exc}{_why_not_writable(path)}") from None
 
     def close(self) -> None:
         self.db.conn.close()
@@ -893,6 +894,14 @@ class Rematch:
     keywords: tuple[str, ...]
     score: int
     breakdown: Mapping[str, float]
+
+
+def _why_not_writable(path: Path) -> str:
+    """A hint for "unable to open database file": SQLite needs to write beside a WAL database."""
+    for place in (path, path.parent):
+        if place.exists() and not os.access(place, os.W_OK):
+            return f" ({place} is not writable: a read-only file system, or another owner)"
+    return ""
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
