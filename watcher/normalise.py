@@ -31,6 +31,10 @@ _BLOCK_TAGS = frozenset(
 # Google Alerts snippets end in "&nbsp;...": a cut, shown as a single ellipsis.
 _TRAILING_CUT = re.compile(r"\s*\xa0(?:\.\.\.|…)\s*$")
 
+# Control characters (C0 but tab and newlines, DEL, C1): a terminal would act on ESC sequences
+# (clear the screen, hide a link), and none of them is text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 _GOOGLE_HOST = re.compile(r"^(?:www\.)?google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
 
 # Query parameters that identify a click or a campaign, never the page.
@@ -88,10 +92,10 @@ def html_to_text(fragment: str) -> str:
     "&nbsp;..." cut becomes "…". Whitespace runs collapse to one space.
     """
     if "<" not in fragment and "&" not in fragment:
-        return " ".join(fragment.split())
+        return " ".join(_CONTROLS.sub("", fragment).split())
     text = html.unescape(_soup_text(BeautifulSoup(fragment, "lxml")))
     text = _TRAILING_CUT.sub("…", text)
-    return " ".join(text.split())
+    return " ".join(_CONTROLS.sub("", text).split())
 
 
 def unwrap_redirect(url: str) -> str:
@@ -202,8 +206,8 @@ def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
         title=title,
         text=text,
         published=published,
-        author=raw.author,
-        publisher=raw.publisher,
+        author=_CONTROLS.sub("", raw.author) if raw.author else raw.author,
+        publisher=_CONTROLS.sub("", raw.publisher) if raw.publisher else raw.publisher,
         language=raw.language,
         engagement=dict(raw.engagement),
         no_reuse=raw.no_reuse,
