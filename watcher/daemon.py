@@ -278,7 +278,7 @@ class Daemon:
         except Exception as exc:  # a delivery problem must not stop the watch
             log.error("alerts not sent: %s", exc)
             return
-        if result:
+        if result.sent or result.failed or result.held:  # a report is a dataclass: always true
             log.info("alerts: %s", result)
 
     def digest_step(self, store: Store, config: Config, now: datetime) -> None:
