@@ -163,7 +163,7 @@ def test_a_full_disk_is_a_clear_error_and_the_daemon_stores_again_once_there_is_
             Entry(f"Coworking plein {i}", f"https://news.example/full/{i}", body="mot " * 2000) for i in range(200)
         )
         proc.send_signal(signal.SIGUSR1)
-        wait_for(log, "full", proc)
+        wait_for(log, "database or disk is full", proc)
         time.sleep(1)
         assert proc.poll() is None, "the daemon stays up"
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
