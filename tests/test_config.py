@@ -36,8 +36,31 @@ def test_keyword_weight_group_and_comments() -> None:
         ("coworking\n\nfablab OR\n", 3, "OR"),
         ("coworking\nCoworkings\n", 2, "repeats the query of line 1"),
         ("-recrutement\n", 1, ""),
+        ('coworking\n""\n', 2, "empty phrase"),
+        ("OR\n", 1, "OR needs a term on each side"),
+        ("coworking\n-\n", 2, "must be followed by a word"),
+        ("*\n", 1, "'*' must follow a word"),
+        ("cow**\n", 1, "only allowed at the end of a word"),
+        ("a OR -b\n", 1, "cannot be an option of OR"),
+        ("!!!\n", 1, "holds no word"),
+        ("coworking ^x\n", 1, "not a weight"),
+        ("[concurrents\nacme\n", 1, "group line"),
     ],
-    ids=["unbalanced quote", "dangling OR", "duplicate after normalisation", "only an exclusion"],
+    ids=[
+        "unbalanced quote",
+        "dangling OR",
+        "duplicate after normalisation",
+        "only an exclusion",
+        "empty query",
+        "lone OR",
+        "lone dash",
+        "lone star",
+        "star inside a word",
+        "exclusion as an OR option",
+        "no word at all",
+        "weight that is not a number",
+        "group without its closing bracket",
+    ],
 )
 def test_bad_keyword_line_names_the_line(text: str, line: int, fragment: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -75,6 +98,21 @@ GOOD_FEED = "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/fe
             5,
             "${BSKY_TEST_PASSWORD} is not set",
         ),
+        ("feeds:\n\t- name: a\n", 2, "invalid YAML"),
+        ('feeds:\n  - name: "a\n    kind: rss\n', 4, "invalid YAML"),
+        ("- name: a\n", 1, "top level must be a mapping"),
+        ("feeds:\n  name: a\n", 2, "must be a list"),
+        ("feeds:\n  - https://example.org/feed\n", 2, "must be a mapping"),
+        ("feeds:\n  - name: a\n    url: https://example.org/feed\n", 2, "has no `kind`"),
+        (GOOD_FEED + "    url: https://example.org/other\n", 5, "`url` is given twice (first on line 4)"),
+        (GOOD_FEED + "    intervall: 2h\n", 5, "unknown key 'intervall' (did you mean 'interval'?)"),
+        ("feeds:\n  - name: a\n    kind: rss\n    url: https://exa mple.org/f\n", 4, "space"),
+        (GOOD_FEED + "    interval: -5m\n", 5, "not a duration"),
+        (GOOD_FEED + "    tags: {a: 1}\n", 5, "tags must be a list"),
+        ("settings:\n  timout: 3\nfeeds: []\n", 2, "unknown setting 'timout' (did you mean 'timeout'?)"),
+        ("settings:\n  timeout: -3\nfeeds: []\n", 2, "positive number of seconds"),
+        ("settings:\n  - fr\nfeeds: []\n", 2, "`settings` must be a mapping"),
+        ("feeds:\n  - name: m\n    kind: mastodon\n    base_url: mastodon.social\n", 4, "base_url"),
     ],
     ids=[
         "bad yaml",
@@ -90,6 +128,21 @@ GOOD_FEED = "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/fe
         "misspelt top-level key",
         "unknown time zone",
         "missing credential",
+        "tab indentation",
+        "unclosed quote",
+        "top level a list",
+        "feeds a mapping",
+        "feed a bare url",
+        "missing kind",
+        "key given twice",
+        "misspelt feed key",
+        "url with a space",
+        "negative interval",
+        "tags a mapping",
+        "misspelt setting",
+        "negative timeout",
+        "settings a list",
+        "base_url without scheme",
     ],
 )
 def test_bad_feeds_yaml_names_the_line(text: str, line: int, fragment: str) -> None:
@@ -118,3 +171,23 @@ def test_disabled_feed_needs_no_credential() -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30m", 1800), ("2h", 7200), ("7d", 604800), (45, 45)])
 def test_durations(text: str | int, seconds: int) -> None:
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("feeds", "keywords", "where"),
+    [
+        ("", "coworking\n", "feeds.yaml: the file is empty"),
+        (GOOD_FEED, "coworking\n\xff\n", "keywords.txt: not UTF-8 text"),
+        ("settings:\n  credentials_file: creds.env\n" + GOOD_FEED, "coworking\n", "creds.env:2: expected KEY=VALUE"),
+    ],
+    ids=["empty feeds.yaml", "keywords.txt not UTF-8", "bad credentials file line"],
+)
+def test_file_level_mistakes_name_the_file(tmp_path: Path, feeds: str, keywords: str, where: str) -> None:
+    (tmp_path / "feeds.yaml").write_text(feeds)
+    (tmp_path / "keywords.txt").write_bytes(keywords.encode("latin-1"))
+    (tmp_path / "creds.env").write_text("# secrets\nnot a pair\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "feeds.yaml", tmp_path / "keywords.txt", env={})
+    message = str(err.value)
+    assert where in message.replace(str(tmp_path) + "/", "")
+    assert "\n" not in message

@@ -397,3 +397,39 @@ def test_sigkill_at_random_moments_never_duplicates_or_loses_a_hit(
     assert len(hits) == 900
     assert len({h["canonical_url"] for h in hits}) == 900
     assert integrity(tmp_path / "watch.db") == "ok"
+
+
+def test_a_broken_feeds_yaml_at_reload_is_named_by_line_and_the_last_good_sources_keep_running(
+    server: LoopbackServer, tmp_path: Path, notify: NotifySocket, daemons: list[Daemon]
+) -> None:
+    entries = [Entry("Un coworking ouvre", "https://news.example/1")]
+    server.route("/one", lambda _req: Response(200, RSS, rss(entries)))
+    server.route("/two", Response(200, RSS, rss([Entry("Coworking deux", "https://news.example/two")])))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feeds_yaml(server, "/one"))
+    (tmp_path / "keywords.txt").write_text("coworking\n")
+    daemon = Daemon(tmp_path, notify)
+    daemons.append(daemon)
+    notify.wait_for(lambda f: f.startswith("STATUS=cycle 1:"))
+
+    # a mistake is refused with file and line (every kind is in test_config), the last good sources keep running
+    mistakes = [
+        (feeds_yaml(server, "/one") + "  - name: two\n    kind: rss\n    url: [unclosed\n", 11),  # at the end
+        (feeds_yaml(server, "/one") + "  - name: two\n    kind: telegraph\n", 9),
+        (feeds_yaml(server, "/one") + "    interval: 2h\n", 8),
+    ]
+    for n, (text, line) in enumerate(mistakes, start=1):
+        feeds.write_text(text)
+        daemon.wait_log("configuration not reloaded", count=n)
+        last = [entry for entry in daemon.log().splitlines() if "configuration not reloaded" in entry][-1]
+        assert f"{feeds}:{line}: " in last, last
+    entries.append(Entry("Coworking encore", "https://news.example/2"))
+    daemon.signal(signal.SIGUSR1)
+    notify.wait_for(lambda f: f.startswith("STATUS=cycle 2:"))
+    assert sorted(str(h["title"]) for h in stored_hits(tmp_path)) == ["Coworking encore", "Un coworking ouvre"]
+    assert not server.hits("/two")
+
+    feeds.write_text(feeds_yaml(server, "/one", "/two"))  # fixed: the new source starts at once
+    daemon.wait_log("configuration reloaded: 2 sources, 1 queries")
+    daemon.wait_log("two: ok, 1 items, 1 new hits")
+    assert daemon.stop()[0] == 0

@@ -10,6 +10,7 @@ feeds.yaml: a `feeds:` list and an optional `settings:` mapping. String values m
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -25,9 +26,16 @@ from watcher.types import SOURCE_KINDS, Config, Query, Settings, SourceSpec
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 _WEIGHT = re.compile(r"\s\^(\d+(?:\.\d+)?)\s*$")
+_BAD_WEIGHT = re.compile(r"\s\^\S*\s*$")
 _GROUP = re.compile(r"^\[([^\]]+)\]$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FEED_KEYS = {"name", "kind", "url", "base_url", "interval", "weight", "tags", "enabled"}
+_SETTINGS = {
+    "language", "region", "timezone", "default_interval", "timeout", "max_body_bytes", "max_workers",
+    "per_host", "contact", "cluster_days", "credentials_file",
+}  # fmt: skip
+# Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets, export.
+EXTRA_SETTINGS = {"digest", "alerts", "notify", "export"}
 MIN_INTERVAL = 60  # seconds; polling faster than this gets throttled or banned
 
 
@@ -41,6 +49,11 @@ def parse_duration(text: str | int | float) -> int:
     if not m:
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 7d, 1w)")
     return int(float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
+
+
+def _suggest(word: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(str(word), sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --- keywords.txt -------------------------------------------------------------------------------
@@ -73,6 +86,10 @@ def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
         if _GROUP.match(line):
             group = is_group(line)
             continue
+        if line.startswith("[") and "]" not in line:
+            raise ConfigError(path, number, f"a group line is written [name], with its closing bracket: {line!r}")
+        if not _WEIGHT.search(line) and (b := _BAD_WEIGHT.search(line)):
+            raise ConfigError(path, number, f"{b.group(0).strip()!r} is not a weight: write ^ and a number, e.g. ^2")
         line, weight = split_weight(line)
         try:
             tree = parse_query(line)
@@ -110,6 +127,24 @@ class _Doc:
             raise ConfigError(path, line, f"invalid YAML: {problem}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(path, None, f"invalid YAML: {exc}") from None
+        self._refuse_repeated_keys(self.node)
+
+    def _refuse_repeated_keys(self, node: yaml.Node | None) -> None:
+        """YAML keeps the last of two equal keys without a word; a repeated key is a mistake (two `url:`)."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise ConfigError(
+                            self.path, line, f"`{key.value}` is given twice (first on line {seen[key.value]})"
+                        )
+                    seen[key.value] = line
+                self._refuse_repeated_keys(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self._refuse_repeated_keys(item)
 
     def error(self, node: yaml.Node | None, problem: str) -> ConfigError:
         return ConfigError(self.path, node.start_mark.line + 1 if node else None, problem)
@@ -188,8 +223,12 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             known[key] = value
         elif key == "credentials_file":
             known[key] = str(base / str(value))
-        else:
+        elif key in EXTRA_SETTINGS:
             extra[key] = value
+        else:
+            raise doc.error(
+                _child(node, key, want_key=True), f"unknown setting {key!r}{_suggest(key, _SETTINGS | EXTRA_SETTINGS)}"
+            )
     if "timezone" in known:
         try:
             ZoneInfo(known["timezone"])
@@ -208,6 +247,8 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
     if not isinstance(name, str) or not name.strip():
         raise doc.error(node, "feed without a `name`")
     kind = data.get("kind")
+    if kind is None:
+        raise doc.error(node, f"feed {name!r} has no `kind` (one of: {', '.join(SOURCE_KINDS)})")
     if kind not in SOURCE_KINDS:
         raise doc.error(
             _child(node, "kind") or node,
@@ -224,6 +265,8 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
             raise doc.error(node, f"feed {name!r}: kind rss needs a `url`")
         if not re.match(r"^https?://[^\s/]+", url):
             raise doc.error(_child(node, "url"), f"feed {name!r}: url must start with http:// or https://")
+        if re.search(r"\s", url.strip()):
+            raise doc.error(_child(node, "url"), f"feed {name!r}: url holds a space (write it as %20)")
     base_url = values.get("base_url")
     if base_url is not None and (not isinstance(base_url, str) or not re.match(r"^https?://", base_url)):
         raise doc.error(_child(node, "base_url"), f"feed {name!r}: base_url must start with http(s)://")
@@ -242,6 +285,11 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise doc.error(_child(node, "tags"), f"feed {name!r}: tags must be a list of words")
     options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
+    if kind == "rss" and options:  # an rss feed has no keys of its own: this is a typo (`intervall:`)
+        key = sorted(options, key=str)[0]
+        raise doc.error(
+            _child(node, key, want_key=True), f"feed {name!r}: unknown key {key!r}{_suggest(key, _FEED_KEYS)}"
+        )
     spec = SourceSpec(
         name=name.strip(),
         kind=kind,

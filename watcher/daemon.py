@@ -234,7 +234,9 @@ class Daemon:
                     finally:
                         self._busy_since = None
                     interrupted = self._stop.is_set()
-                    self._wake.wait(self._sleep_for(store, config))
+                    pause = self._sleep_for(store, config)
+                    log.debug("cycle %d done; next look at the schedule in %.1f s", self.cycles, pause)
+                    self._wake.wait(pause)
                     self._wake.clear()
         except Exception:  # the main thread sees the worker gone and exits 1: systemd restarts us
             log.exception("the worker failed")
@@ -273,7 +275,7 @@ class Daemon:
         except Exception as exc:  # a delivery problem must not stop the watch
             log.error("alerts not sent: %s", exc)
             return
-        if result:
+        if result.sent or result.failed or result.held:  # a report is a dataclass: always true
             log.info("alerts: %s", result)
 
     def digest_step(self, store: Store, config: Config, now: datetime) -> None:

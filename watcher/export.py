@@ -216,9 +216,15 @@ def plan_hootsuite(hits: Sequence[Mapping[str, Any]], now: datetime, settings: E
         kept.append((hit, text))
     slots = schedule(len(kept), now, settings)
     rows = tuple(
-        (when.strftime("%d/%m/%Y %H:%M"), text, hit["url"]) for (hit, text), when in zip(kept, slots, strict=True)
+        (when.strftime("%d/%m/%Y %H:%M"), text, web_link(hit["url"]))
+        for (hit, text), when in zip(kept, slots, strict=True)
     )
     return HootsuitePlan(rows, tuple(int(h["id"]) for h, _ in kept), held_back, duplicates)
+
+
+def web_link(url: str) -> str:
+    """The link to post: only a web address; a feed's `javascript:` or `data:` link is left out."""
+    return url if url.strip().lower().startswith(("http://", "https://")) else ""
 
 
 def render_hootsuite(rows: Sequence[tuple[str, str, str]]) -> list[str]:

@@ -31,6 +31,10 @@ _BLOCK_TAGS = frozenset(
 # Google Alerts snippets end in "&nbsp;...": a cut, shown as a single ellipsis.
 _TRAILING_CUT = re.compile(r"\s*\xa0(?:\.\.\.|…)\s*$")
 
+# Control characters (C0 but tab and newlines, DEL, C1): a terminal would act on ESC sequences
+# (clear the screen, hide a link), and none of them is text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 _GOOGLE_HOST = re.compile(r"^(?:www\.)?google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
 
 # Query parameters that identify a click or a campaign, never the page.
@@ -99,6 +103,8 @@ def html_to_text(fragment: str) -> str:
     parser and the second pass would. Markup is read by lxml's HTML parser (libxml2, as
     BeautifulSoup's lxml builder would, without building a soup).
     """
+    # control characters (terminal escapes) go first: they are never text, and lxml refuses them
+    fragment = _CONTROLS.sub("", fragment)
     if "<" not in fragment:
         if "&" not in fragment:
             return " ".join(fragment.split())
@@ -107,7 +113,7 @@ def html_to_text(fragment: str) -> str:
         root = etree.fromstring(fragment, _HTML_PARSER) if fragment.strip() else None
         text = html.unescape(_tree_text(root)) if root is not None else ""
     text = _TRAILING_CUT.sub("…", text)
-    return " ".join(text.split())
+    return " ".join(_CONTROLS.sub("", text).split())
 
 
 def unwrap_redirect(url: str) -> str:
@@ -218,8 +224,8 @@ def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
         title=title,
         text=text,
         published=published,
-        author=raw.author,
-        publisher=raw.publisher,
+        author=_CONTROLS.sub("", raw.author) if raw.author else raw.author,
+        publisher=_CONTROLS.sub("", raw.publisher) if raw.publisher else raw.publisher,
         language=raw.language,
         engagement=dict(raw.engagement),
         no_reuse=raw.no_reuse,

@@ -14,10 +14,11 @@ never blocked thanks to WAL.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,7 +220,7 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {path}: {exc}") from None
+            raise StoreError(f"cannot open the database {path}: {exc}{_why_not_writable(path)}") from None
 
     def close(self) -> None:
         self.db.conn.close()
@@ -242,10 +243,10 @@ class Store:
             yield conn
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise StoreError(f"cannot write to {self.path}: {exc}") from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def _migrate(self) -> None:
@@ -1053,6 +1054,22 @@ class Rematch:
     keywords: tuple[str, ...]
     score: int
     breakdown: Mapping[str, float]
+
+
+def _why_not_writable(path: Path) -> str:
+    """A hint for "unable to open database file": SQLite needs to write beside a WAL database."""
+    for place in (path, path.parent):
+        if place.exists() and not os.access(place, os.W_OK):
+            return f" ({place} is not writable: a read-only file system, or another owner)"
+    return ""
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a transaction: after some errors (a full disk, an I/O error) SQLite
+    has already rolled it back itself, and a second ROLLBACK would hide the first error."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _marks(prefix: str, values: Sequence[Any], params: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from watcher.errors import ConfigError, HTTPStatusError, NotAFeed, ParseError
+from watcher.sources.xmlguard import refuse_entity_expansion
 from watcher.types import Fetched, FetchRequest, Parsed, Query, RawItem, Settings, SourceSpec
 
 GOOGLE_ALERTS_ENTRY_PREFIX = "tag:google.com,2013:googlealerts/feed:"
@@ -128,6 +129,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> tuple[list[
     page advertises), and ParseError for broken XML that yields no entry. A feed that is
     not well-formed but still yields entries is accepted.
     """
+    refuse_entity_expansion(body, url)  # before any parser: billion laughs never reach one
     fast = parse_fast(body, headers)
     if fast is not None:
         return fast
