@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
 
+from watcher import dedupe
 from watcher.dedupe import cluster_keys, same_story, title_words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,3 +153,15 @@ def test_keys_are_stable_across_interpreter_runs() -> None:
         )
         outputs.add(done.stdout.strip())
     assert outputs == {",".join(cluster_keys(title))}
+
+
+def test_title_words_fold_every_character_as_nfkd_without_combining_marks() -> None:
+    # the definition of the folding, applied one character at a time over the BMP's letters
+    def reference(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.casefold().translate(dedupe._LIGATURES))
+        return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+    sample = [chr(c) for c in range(0x20, 0x3000)] + ["Œuvre à l'ÉTÉ", "Cafe\u0301 ﬁn Ångström ǅ ½", "שָׁלוֹם"]
+    assert [dedupe._fold(t) for t in sample] == [reference(t) for t in sample]
+    decomposed = "Cafe\u0301 de l'E\u0301te\u0301 a\u0300 Sceaux"
+    assert dedupe.title_words("Café de l'Été à Sceaux") == dedupe.title_words(decomposed) == ["cafe", "sceaux"]

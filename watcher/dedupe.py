@@ -42,10 +42,23 @@ _WORD = re.compile(r"[^\W_]+")
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ħ": "h"})
 
 
+class _Marks(dict[int, int | None]):
+    """For str.translate: combining marks map to None (dropped), anything else to itself; learnt once per character."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_MARKS = _Marks()
+
+
 def _fold(text: str) -> str:
     text = text.casefold().translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():  # NFKD leaves ASCII as it is and it has no combining mark
+        return text
+    return unicodedata.normalize("NFKD", text).translate(_MARKS)
 
 
 def title_words(title: str) -> list[str]:
