@@ -171,6 +171,7 @@ def run_poll(
         # On a stop, sources not started are cancelled and running fetches are not waited for:
         # they end by their own deadline and nothing of theirs is stored (they are polled again later).
         pool.shutdown(wait=not stopped, cancel_futures=True)
+    store.checkpoint()  # what this poll stored is on disk, not only in the write-ahead log
     return reports
 
 

@@ -31,6 +31,8 @@ from watcher.errors import SearchSyntaxError, StoreError
 from watcher.types import Hit, SourceResult, SourceState
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_AUTOCHECKPOINT_PAGES = 16_384  # 64 MB of write-ahead log between automatic checkpoints
+WAL_KEPT_BYTES = 16 * 1024 * 1024  # what the log file keeps on disk once checkpointed
 
 _V1 = """
 CREATE TABLE sources (
@@ -216,6 +218,11 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe against corruption
+            # A checkpoint syncs the disk; at SQLite's default (every 1,000 pages, 4 MB) a poll of
+            # hundreds of feeds spent a third of its storing time waiting on them. The poll ends
+            # with one (checkpoint()), so what it stored is durable when it returns.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")  # the log file shrinks back after
             conn.execute("PRAGMA foreign_keys = ON")
             self.db = sqlite_utils.Database(conn)
             self._migrate()
@@ -224,6 +231,13 @@ class Store:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file now, as far as readers allow (passive)."""
+        try:
+            self.db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
 
     def __enter__(self) -> Store:
         return self
