@@ -143,6 +143,9 @@ class FetchStatusError(HTTPStatusError):
         self.body = body
 
 
+MAX_IDLE_CONNECTIONS = 16
+
+
 class Fetcher:
     """Makes FetchRequests over one shared, thread-safe httpx.Client.
 
@@ -168,7 +171,12 @@ class Fetcher:
         self.max_body_bytes = max_body_bytes
         self.per_host = per_host
         self.max_redirects = max_redirects
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=50, keepalive_expiry=30.0)
+        # httpcore looks at every pooled connection (a poll(2) on each idle one) under one lock, twice
+        # per request: a poll meets each of hundreds of hosts once, so few idle connections are kept
+        # (enough for the hosts asked several times: pages, several feeds of one site).
+        limits = httpx.Limits(
+            max_connections=100, max_keepalive_connections=MAX_IDLE_CONNECTIONS, keepalive_expiry=30.0
+        )
         self._client = httpx.Client(
             transport=transport if transport is not None else _DeadlineTransport(limits),
             headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
