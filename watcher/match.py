@@ -28,73 +28,43 @@ from watcher.types import Query, QueryMatch
 __all__ = ["Matcher", "compile_queries"]
 
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
-_FEW_STARTS = 4  # up to this many words that may start a joined key, look at each of them
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """What a whole item holds of the keys and prefixes the queries use.
-
-    Runs across the end of the title and the start of the body are included: this only decides
-    which queries are worth evaluating, and a key or prefix outside it is absent from every
-    field, which rejects most candidates without building anything.
-    """
-
-    keys: frozenset[str]
-    joined_keys: frozenset[str]  # the keys held by two or three words put end to end
-    prefixes: frozenset[str]
-    joined_prefixes: frozenset[str]  # the prefixes that start two or three words put end to end
 
 
 class _Field:
-    """The words of one field of an item (title or body), read by candidate queries.
+    """One field of an item (title or body): the keys and prefixes of the queries that it holds.
 
-    Joined runs are built on first use: only the few items that have candidates get here.
+    `keys` and `prefixes` are exact (alone or over two or three words put end to end), so most
+    queries are evaluated by set lookups. The positional views that phrases walk are built on
+    first use: only the few items with a phrase candidate get there.
     """
 
-    def __init__(self, raw: list[str], seen: _Seen) -> None:
+    def __init__(self, raw: list[str], keys: frozenset[str], prefixes: frozenset[str]) -> None:
         self.raw = raw  # normalised words, as written
-        self.seen = seen
+        self.keys = keys
+        self.prefixes = prefixes
+
+    def has(self, key: str) -> bool:
+        return key in self.keys
+
+    def starts_with(self, prefix: str) -> bool:
+        return prefix in self.prefixes
 
     @cached_property
     def one(self) -> list[str]:
         """The key of each word alone."""
         return singulars(self.raw)
 
-    def has(self, key: str) -> bool:
-        if key not in self.seen.keys:
-            return False
-        return key in self.one or (key in self.seen.joined_keys and key in self.joined)
-
-    def starts_with(self, prefix: str) -> bool:
-        if prefix not in self.seen.prefixes:
-            return False
-        if (" " + prefix) in self._spaced[0]:
-            return True
-        return prefix in self.seen.joined_prefixes and (" " + prefix) in self._spaced[1]
-
     @cached_property
-    def keys(self) -> tuple[list[str], list[str], list[str]]:
-        """keys[k][i]: the key of words i .. i+k put end to end (see query.joined_key)."""
+    def rows(self) -> tuple[list[str], list[str], list[str]]:
+        """rows[k][i]: the key of words i .. i+k put end to end (see query.joined_key)."""
         raw2 = self.rawjoins[1]
         return (self.one, list(map(add, self.raw, self.one[1:])), list(map(add, raw2, self.one[2:])))
-
-    @cached_property
-    def joined(self) -> set[str]:
-        return set(self.keys[1]).union(self.keys[2])
 
     @cached_property
     def rawjoins(self) -> tuple[list[str], list[str], list[str]]:
         """rawjoins[k][i]: words i .. i+k put end to end, as written (what prefixes are compared with)."""
         raw2 = list(map(add, self.raw, self.raw[1:]))
         return (self.raw, raw2, list(map(add, raw2, self.raw[2:])))
-
-    @cached_property
-    def _spaced(self) -> tuple[str, str]:
-        # " w1 w2 ... ": a prefix starts a word when " " + prefix occurs in it; the second
-        # string does the same for the runs of two and three words.
-        _, two, three = self.rawjoins
-        return " " + " ".join(self.raw), " " + " ".join(two) + " " + " ".join(three)
 
 
 @dataclass(frozen=True)
@@ -207,17 +177,16 @@ class _Phrase(_Node):
         return found
 
     def holds(self, fields: tuple[_Field, ...]) -> bool:
-        seen = fields[0].seen
-        if seen.keys.isdisjoint(self.end_keys) and seen.prefixes.isdisjoint(self.end_prefixes):
-            return False
         for f in fields:
+            if f.keys.isdisjoint(self.end_keys) and f.prefixes.isdisjoint(self.end_prefixes):
+                continue
             n = len(f.raw)
             for a, key in self.groups[0]:
                 prefix_run = self._is_prefix_run(0, a)
-                if key not in (f.seen.prefixes if prefix_run else f.seen.keys):
+                if key not in (f.prefixes if prefix_run else f.keys):
                     continue
                 for b in range(min(_MAX_JOIN, n)):
-                    row = f.rawjoins[b] if prefix_run else f.keys[b]
+                    row = f.rawjoins[b] if prefix_run else f.rows[b]
                     if not prefix_run and key not in row:
                         continue
                     for start, text_key in enumerate(row):
@@ -238,7 +207,7 @@ class _Phrase(_Node):
                 if prefix_run:
                     if f.rawjoins[b][pos].startswith(key):
                         return True
-                elif f.keys[b][pos] == key and self._walk(f, i + a, pos + b + 1):
+                elif f.rows[b][pos] == key and self._walk(f, i + a, pos + b + 1):
                     return True
         return False
 
@@ -413,14 +382,25 @@ class Matcher:
         self._positives = [tuple(n.positives()) for n in self._nodes]
         # Each query is indexed by its cheapest clause, and carries the ids of all its clauses:
         # a candidate is evaluated only when the item holds something of every one of them.
+        every_clauses = [node.clauses() for node in self._nodes]
+        # A key that many queries use is a common word of their subject ("coworking" beside many
+        # place names): a clause made of such keys is met by many items, so it is a poor anchor.
+        used_by: dict[str, int] = {}
+        for clauses in every_clauses:
+            for key in {k for c in clauses for k in c.exact | c.prefixes}:
+                used_by[key] = used_by.get(key, 0) + 1
+
+        def cost(clause: _Anchors) -> tuple[int, int, int, int]:
+            common = sum(used_by[k] for k in clause.exact | clause.prefixes)
+            return (len(clause.prefixes), common, *clause.cost()[1:])
+
         clause_ids: dict[_Anchors, int] = {}
         self._signature: list[frozenset[int]] = []
         self._by_key: dict[str, list[int]] = {}
         self._by_prefix: dict[str, list[int]] = {}
-        for index, node in enumerate(self._nodes):
-            clauses = node.clauses()
+        for index, clauses in enumerate(every_clauses):
             self._signature.append(frozenset(clause_ids.setdefault(c, len(clause_ids)) for c in clauses))
-            anchors = min(clauses, key=_Anchors.cost)
+            anchors = min(clauses, key=cost)
             for key in anchors.exact:
                 self._by_key.setdefault(key, []).append(index)
             for prefix in anchors.prefixes:
@@ -442,38 +422,36 @@ class Matcher:
 
         lookups = _Anchors().union(a for n in self._nodes for a in _lookups(n))
         known = lookups.exact | frozenset(clauses_of_key)
-        # Every word form that may make a known key: alone (with its plural), as the first or
-        # second word of a joined run, or as the last word (with its plural).
+        # Every word form that may make a known key alone (the key, with its plural)...
         self._key_of_form = {form: key for key in known for form in _forms(key)}
-        join2: dict[str, dict[str, str]] = {}
-        join3: dict[str, dict[str, dict[str, str]]] = {}
-        lasts: set[str] = set()
+        # ... and joined runs of two or three words, indexed by their last word, then the word
+        # before it: a run is looked for only when the field holds both, and the text is read
+        # only for the pairs whose two ends are there. Common words ("de", "la") may start or
+        # end many keys, but rarely meet a word that completes one.
+        runs: dict[str, dict[str, tuple[str | None, dict[str, str]]]] = {}
         for key in known:
-            for i in range(1, len(key)):
-                join2.setdefault(key[:i], {})[key[i:]] = key
-                lasts.add(key[i:])
-                for j in range(i + 1, len(key)):
-                    join3.setdefault(key[:i], {}).setdefault(key[i:j], {})[key[j:]] = key
-                    lasts.add(key[j:])
-        self._join2 = {a: (frozenset(ends), ends) for a, ends in join2.items()}
-        self._join3 = {a: (frozenset(seconds), seconds) for a, seconds in join3.items()}
-        self._join3_ends = {(a, b): frozenset(ends) for a, seconds in join3.items() for b, ends in seconds.items()}
-        self._starts2 = frozenset(join2)
-        self._starts3 = frozenset(join3)
-        interest = set(self._key_of_form) | self._starts2 | self._starts3
-        interest.update(b for seconds in join3.values() for b in seconds)
-        interest.update(form for last in lasts for form in _forms(last))
+            for j in range(1, len(key)):
+                for last in _forms(key[j:]):
+                    before = runs.setdefault(last, {})
+                    # The last two words "b c" of the run, b = key[i:j]; i = 0 is a run of two.
+                    for i in range(j):
+                        two, three = before.get(key[i:j], (None, {}))
+                        if i == 0:
+                            two = key
+                        else:
+                            three[key[:i]] = key
+                        before[key[i:j]] = (two, three)
+        self._runs = {
+            last: (frozenset(before), {b: (two, frozenset(three), three) for b, (two, three) in before.items()})
+            for last, before in runs.items()
+        }
+        self._lasts = frozenset(runs)
+        interest = set(self._key_of_form) | self._lasts
+        for before in runs.values():
+            interest.update(before)
+            for _, three in before.values():
+                interest.update(three)
         self._interest = frozenset(interest)
-        self._singular_of = {w: singular(w) for w in interest}
-        self._forms_of = {last: tuple(_forms(last)) for last in lasts}
-        # A run of words put end to end, as written, is the key K, or K with a final s, x or xs
-        # (which one depends on where the last word starts: all are kept, the evaluation decides).
-        keys_of_run: dict[str, list[str]] = {}
-        for key in known:
-            for suffix in ("", "s", "x", "xs"):
-                keys_of_run.setdefault(key + suffix, []).append(key)
-        self._keys_of_run = keys_of_run
-        self._run_forms = frozenset(keys_of_run)
 
         every_prefix = lookups.prefixes | frozenset(clauses_of_prefix)
         self._prefix_places = re.compile(_trie_pattern(every_prefix)) if every_prefix else None
@@ -484,76 +462,59 @@ class Matcher:
             buckets.setdefault(prefix[: self._stem], []).append(prefix)
         self._buckets = {cut: tuple(bucket) for cut, bucket in buckets.items()}
 
-    def _seen(self, raw: list[str]) -> _Seen:
-        """The keys and prefixes of the queries that the words may hold, alone or joined.
+    def _field(self, raw: list[str]) -> _Field:
+        """The keys and prefixes of the queries that the words hold, alone or joined: exact.
 
-        A superset: joined runs are found from the words present, without checking that they
-        are neighbours; the evaluation of a candidate checks. Everything here is set operations
-        over the few words of interest, not a loop over the text.
+        Set operations over the few words of interest, not a loop over the text; the text is
+        read only to check that the ends of a possible run are neighbours.
         """
         present = self._interest.intersection(raw)
-        keys: set[str] = set(filter(None, map(self._key_of_form.get, present)))
-        ends = frozenset(map(self._singular_of.__getitem__, present))
+        if not present and self._prefix_places is None:
+            return _Field(raw, frozenset(), frozenset())
+        keys = set(filter(None, map(self._key_of_form.get, present)))
         spaced = " " + " ".join(raw) + " "
-        joined: set[str] = set()
-        starts = self._starts2.intersection(present)
-        if len(starts) > _FEW_STARTS:
-            # Many words of the item may start a joined key: put every two and three neighbours
-            # end to end (one pass in C) rather than look at the start words one by one.
-            two = list(map(add, raw, raw[1:]))
-            runs = self._run_forms.intersection(two) | self._run_forms.intersection(map(add, two, raw[2:]))
-            for run in runs:
-                joined.update(self._keys_of_run[run])
-        else:
-            join2, join3, forms = self._join2, self._join3, self._forms_of
-            # The words present say which runs may be there; the text says whether they are
-            # neighbours (rare enough to check one by one).
-            for a in starts:
-                lasts, key_of = join2[a]
-                for last in ends.intersection(lasts):
-                    if any(f" {a} {c} " in spaced for c in forms[last] if c in present):
-                        joined.add(key_of[last])
-            for a in self._starts3.intersection(present):
-                seconds, by_second = join3[a]
-                for b in seconds.intersection(present):
-                    key_of = by_second[b]
-                    for last in ends.intersection(self._join3_ends[a, b]):
-                        if any(f" {a} {b} {c} " in spaced for c in forms[last] if c in present):
-                            joined.add(key_of[last])
-        keys.update(joined)
+        runs = self._runs
+        for c in self._lasts.intersection(present):
+            befores, of_before = runs[c]
+            for b in befores.intersection(present):
+                if f" {b} {c} " not in spaced:
+                    continue
+                two, firsts, key_of = of_before[b]
+                if two is not None:
+                    keys.add(two)
+                for a in firsts.intersection(present):
+                    if f" {a} {b} {c} " in spaced:
+                        keys.add(key_of[a])
         if self._prefix_places is None:
-            return _Seen(frozenset(keys), frozenset(joined), frozenset(), frozenset())
+            return _Field(raw, frozenset(keys), frozenset())
         prefixes: set[str] = set()
-        joined_prefixes: set[str] = set()
         longest, stem, buckets = self._longest_prefix, self._stem, self._buckets
         for place in self._prefix_places.finditer(spaced):
             at = place.start() + 1
-            parts = spaced[at : at + longest + 2].split(" ", 3)
-            first = parts[0]
-            run = "".join(parts[:3])
+            # The prefix starts this word, or two or three words put end to end.
+            run = "".join(spaced[at : at + longest + 2].split(" ", 3)[:3])
             for prefix in buckets.get(run[:stem], ()):
                 if run.startswith(prefix):
-                    (prefixes if first.startswith(prefix) else joined_prefixes).add(prefix)
-        prefixes |= joined_prefixes
-        return _Seen(frozenset(keys), frozenset(joined), frozenset(prefixes), frozenset(joined_prefixes))
+                    prefixes.add(prefix)
+        return _Field(raw, frozenset(keys), frozenset(prefixes))
 
     def match(self, title: str, text: str) -> list[QueryMatch]:
-        head_raw, body_raw = words(title), words(text)
-        seen = self._seen(head_raw + body_raw)
-        by_key, by_prefix = self._by_key, self._by_prefix
+        head, body = self._field(words(title)), self._field(words(text))
+        keys = head.keys | body.keys
+        prefixes = head.prefixes | body.prefixes
         candidates: set[int] = set()
-        candidates.update(*map(by_key.__getitem__, seen.keys.intersection(self._indexed_keys)))
-        candidates.update(*map(by_prefix.__getitem__, seen.prefixes.intersection(self._indexed_prefixes)))
+        candidates.update(*map(self._by_key.__getitem__, keys.intersection(self._indexed_keys)))
+        if prefixes:
+            candidates.update(*map(self._by_prefix.__getitem__, prefixes.intersection(self._indexed_prefixes)))
         if not candidates:
             return []
         held: set[int] = set()
-        held.update(*map(self._clauses_of_key.__getitem__, seen.keys.intersection(self._clause_keys)))
-        held.update(*map(self._clauses_of_prefix.__getitem__, seen.prefixes.intersection(self._clause_prefixes)))
+        held.update(*map(self._clauses_of_key.__getitem__, keys.intersection(self._clause_keys)))
+        held.update(*map(self._clauses_of_prefix.__getitem__, prefixes.intersection(self._clause_prefixes)))
         ordered = sorted(candidates)
         kept = list(compress(ordered, map(held.issuperset, map(self._signature.__getitem__, ordered))))
         if not kept:
             return []
-        head, body = _Field(head_raw, seen), _Field(body_raw, seen)
         both = (head, body)
         matches = []
         for index in kept:
