@@ -1,13 +1,15 @@
 """Matching items against the queries of keywords.txt, fast enough for thousands of queries.
 
-An item is cut once into normalised words, and every run of two or three consecutive words is
-also put end to end, so "tiers lieux", "tiers-lieux", "tierslieux" and "#TiersLieux" all give
-the key "tierslieu". Each compiled query has anchors: keys (or prefixes) of which at least one
-must be present for the query to hold. Inverted indexes from anchor to queries give the few
-candidate queries of an item, and only those are evaluated, field by field (title, body).
-Prefix terms are found through a table keyed by their first characters, never by trying every
-query. Finding candidates uses whole-list operations (set intersections, map) rather than a
-Python loop over the words, since most items match no query at all.
+An item is cut once into normalised words; a run of two or three consecutive words also counts
+put end to end, so "tiers lieux", "tiers-lieux", "tierslieux" and "#TiersLieux" all give the key
+"tierslieu". Each field (title, body) gets the exact set of the queries' keys that it holds,
+alone or joined (a joined run is looked for only where a word that may end it follows one that
+may come before it), and of the prefixes that start a word or a joined run (one regular
+expression, a trie of the prefixes). Each query carries its clauses (sets of keys or prefixes
+of which the item must hold one) and is indexed by the clause the fewest queries share: an
+item has few candidates, each evaluated only when every clause is met, field by field.
+Everything before evaluation is whole-list operations (set intersections, map, compress), not
+a Python loop over the words, since most items match no query at all.
 
 Pure: values in, values out.
 """
@@ -18,8 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress
-from operator import add
+from itertools import compress, islice
+from operator import add, and_
 from typing import Any
 
 from watcher.query import AnyOf, Node, Not, Phrase, Term, joined_key, singular, singulars, words
@@ -394,34 +396,26 @@ class Matcher:
             common = sum(used_by[k] for k in clause.exact | clause.prefixes)
             return (len(clause.prefixes), common, *clause.cost()[1:])
 
-        clause_ids: dict[_Anchors, int] = {}
-        self._signature: list[frozenset[int]] = []
+        # A clause is met by any of its tokens: keys, and prefixes written with a final "*" (a
+        # key is never written with one).
+        self._clauses = [
+            tuple(frozenset(c.exact | {prefix + "*" for prefix in c.prefixes}) for c in set(clauses))
+            for clauses in every_clauses
+        ]
         self._by_key: dict[str, list[int]] = {}
         self._by_prefix: dict[str, list[int]] = {}
         for index, clauses in enumerate(every_clauses):
-            self._signature.append(frozenset(clause_ids.setdefault(c, len(clause_ids)) for c in clauses))
             anchors = min(clauses, key=cost)
             for key in anchors.exact:
                 self._by_key.setdefault(key, []).append(index)
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix, []).append(index)
-        clauses_of_key: dict[str, list[int]] = {}
-        clauses_of_prefix: dict[str, list[int]] = {}
-        for clause, number in clause_ids.items():
-            for key in clause.exact:
-                clauses_of_key.setdefault(key, []).append(number)
-            for prefix in clause.prefixes:
-                clauses_of_prefix.setdefault(prefix, []).append(number)
-        self._clauses_of_key = clauses_of_key
-        self._clauses_of_prefix = clauses_of_prefix
         # Sets, so that intersecting with the few keys of an item costs what the item holds.
         self._indexed_keys = frozenset(self._by_key)
         self._indexed_prefixes = frozenset(self._by_prefix)
-        self._clause_keys = frozenset(clauses_of_key)
-        self._clause_prefixes = frozenset(clauses_of_prefix)
 
         lookups = _Anchors().union(a for n in self._nodes for a in _lookups(n))
-        known = lookups.exact | frozenset(clauses_of_key)
+        known = lookups.exact.union(*(c.exact for clauses in every_clauses for c in clauses))
         # Every word form that may make a known key alone (the key, with its plural)...
         self._key_of_form = {form: key for key in known for form in _forms(key)}
         # ... and joined runs of two or three words, indexed by their last word, then the word
@@ -441,19 +435,16 @@ class Matcher:
                         else:
                             three[key[:i]] = key
                         before[key[i:j]] = (two, three)
-        self._runs = {
-            last: (frozenset(before), {b: (two, frozenset(three), three) for b, (two, three) in before.items()})
-            for last, before in runs.items()
-        }
+        self._runs = {last: {b: (two, three) for b, (two, three) in before.items()} for last, before in runs.items()}
         self._lasts = frozenset(runs)
-        interest = set(self._key_of_form) | self._lasts
+        self._befores = frozenset(b for before in runs.values() for b in before)
+        interest = set(self._key_of_form) | self._lasts | self._befores
         for before in runs.values():
-            interest.update(before)
             for _, three in before.values():
                 interest.update(three)
         self._interest = frozenset(interest)
 
-        every_prefix = lookups.prefixes | frozenset(clauses_of_prefix)
+        every_prefix = lookups.prefixes.union(*(c.prefixes for clauses in every_clauses for c in clauses))
         self._prefix_places = re.compile(_trie_pattern(every_prefix)) if every_prefix else None
         self._longest_prefix = max(map(len, every_prefix), default=0)
         self._stem = min(map(len, every_prefix), default=0)
@@ -465,29 +456,33 @@ class Matcher:
     def _field(self, raw: list[str]) -> _Field:
         """The keys and prefixes of the queries that the words hold, alone or joined: exact.
 
-        Set operations over the few words of interest, not a loop over the text; the text is
-        read only to check that the ends of a possible run are neighbours.
+        Whole-list operations (set intersections, map, compress) rather than a Python loop over
+        the words: Python looks only at the few places where a run may end, and at the places
+        the prefix expression finds.
         """
         present = self._interest.intersection(raw)
         if not present and self._prefix_places is None:
             return _Field(raw, frozenset(), frozenset())
         keys = set(filter(None, map(self._key_of_form.get, present)))
-        spaced = " " + " ".join(raw) + " "
-        runs = self._runs
-        for c in self._lasts.intersection(present):
-            befores, of_before = runs[c]
-            for b in befores.intersection(present):
-                if f" {b} {c} " not in spaced:
-                    continue
-                two, firsts, key_of = of_before[b]
-                if two is not None:
-                    keys.add(two)
-                for a in firsts.intersection(present):
-                    if f" {a} {b} {c} " in spaced:
-                        keys.add(key_of[a])
+        lasts = self._lasts.intersection(present)
+        if lasts:
+            # Where a word that may end a run follows one that may come before it: one pass in
+            # C over the words, then a look at the few places found.
+            befores = self._befores.intersection(present)
+            runs = self._runs
+            ends = map(lasts.__contains__, islice(raw, 1, None))
+            for i in compress(range(1, len(raw)), map(and_, map(befores.__contains__, raw), ends)):
+                found = runs[raw[i]].get(raw[i - 1])
+                if found is not None:
+                    two, key_of = found
+                    if two is not None:
+                        keys.add(two)
+                    if i > 1 and raw[i - 2] in key_of:
+                        keys.add(key_of[raw[i - 2]])
         if self._prefix_places is None:
             return _Field(raw, frozenset(keys), frozenset())
         prefixes: set[str] = set()
+        spaced = " " + " ".join(raw) + " "
         longest, stem, buckets = self._longest_prefix, self._stem, self._buckets
         for place in self._prefix_places.finditer(spaced):
             at = place.start() + 1
@@ -508,11 +503,11 @@ class Matcher:
             candidates.update(*map(self._by_prefix.__getitem__, prefixes.intersection(self._indexed_prefixes)))
         if not candidates:
             return []
-        held: set[int] = set()
-        held.update(*map(self._clauses_of_key.__getitem__, keys.intersection(self._clause_keys)))
-        held.update(*map(self._clauses_of_prefix.__getitem__, prefixes.intersection(self._clause_prefixes)))
-        ordered = sorted(candidates)
-        kept = list(compress(ordered, map(held.issuperset, map(self._signature.__getitem__, ordered))))
+        if prefixes:
+            keys = keys.union([prefix + "*" for prefix in prefixes])
+        # Evaluated only when the item holds something of every clause of the query.
+        clauses = self._clauses
+        kept = [index for index in sorted(candidates) if not any(map(keys.isdisjoint, clauses[index]))]
         if not kept:
             return []
         both = (head, body)
