@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress, islice
-from operator import add, and_
+from itertools import compress
+from operator import add
 from typing import Any
 
 from watcher.query import AnyOf, Node, Not, Phrase, Term, joined_key, singular, singulars, words
@@ -30,6 +30,7 @@ from watcher.types import Query, QueryMatch
 __all__ = ["Matcher", "compile_queries"]
 
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
+_FEW_LASTS = 8  # up to this many words that may end a joined run, look for each in the text
 
 
 class _Field:
@@ -435,7 +436,10 @@ class Matcher:
                         else:
                             three[key[:i]] = key
                         before[key[i:j]] = (two, three)
-        self._runs = {last: {b: (two, three) for b, (two, three) in before.items()} for last, before in runs.items()}
+        self._runs = {
+            last: (frozenset(before), {b: (two, frozenset(three), three) for b, (two, three) in before.items()})
+            for last, before in runs.items()
+        }
         self._lasts = frozenset(runs)
         self._befores = frozenset(b for before in runs.values() for b in before)
         interest = set(self._key_of_form) | self._lasts | self._befores
@@ -453,48 +457,72 @@ class Matcher:
             buckets.setdefault(prefix[: self._stem], []).append(prefix)
         self._buckets = {cut: tuple(bucket) for cut, bucket in buckets.items()}
 
-    def _field(self, raw: list[str]) -> _Field:
-        """The keys and prefixes of the queries that the words hold, alone or joined: exact.
+    def _keys(self, raw: list[str]) -> frozenset[str]:
+        """The keys of the queries that the words hold, alone or joined: exact.
 
         Whole-list operations (set intersections, map, compress) rather than a Python loop over
-        the words: Python looks only at the few places where a run may end, and at the places
-        the prefix expression finds.
+        the words: Python looks only at the few places where a run may end.
         """
         present = self._interest.intersection(raw)
-        if not present and self._prefix_places is None:
-            return _Field(raw, frozenset(), frozenset())
+        if not present:
+            return frozenset()
         keys = set(filter(None, map(self._key_of_form.get, present)))
         lasts = self._lasts.intersection(present)
-        if lasts:
+        befores = self._befores.intersection(present) if lasts else lasts
+        if len(lasts) > _FEW_LASTS and befores:
             # Where a word that may end a run follows one that may come before it: one pass in
             # C over the words, then a look at the few places found.
-            befores = self._befores.intersection(present)
             runs = self._runs
-            ends = map(lasts.__contains__, islice(raw, 1, None))
-            for i in compress(range(1, len(raw)), map(and_, map(befores.__contains__, raw), ends)):
-                found = runs[raw[i]].get(raw[i - 1])
-                if found is not None:
-                    two, key_of = found
-                    if two is not None:
-                        keys.add(two)
-                    if i > 1 and raw[i - 2] in key_of:
-                        keys.add(key_of[raw[i - 2]])
+            for i in compress(range(len(raw)), map(lasts.__contains__, raw)):
+                if i and raw[i - 1] in befores:
+                    found = runs[raw[i]][1].get(raw[i - 1])
+                    if found is not None:
+                        two, _, key_of = found
+                        if two is not None:
+                            keys.add(two)
+                        if i > 1 and raw[i - 2] in key_of:
+                            keys.add(key_of[raw[i - 2]])
+        elif befores:
+            # A few possible ends: the pairs of words that the field holds, checked in the text.
+            spaced = " " + " ".join(raw) + " "
+            for c in lasts:
+                before, of_before = self._runs[c]
+                for b in before.intersection(befores):
+                    if f" {b} {c} " in spaced:
+                        two, firsts, key_of = of_before[b]
+                        if two is not None:
+                            keys.add(two)
+                        for a in firsts.intersection(present):
+                            if f" {a} {b} {c} " in spaced:
+                                keys.add(key_of[a])
+        return frozenset(keys)
+
+    def _prefixes(self, head: list[str], body: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """The prefixes that start a word, or two or three words put end to end, in each field.
+
+        One scan of both fields: the expression allows one space between two characters of a
+        prefix, never the line break between the fields.
+        """
         if self._prefix_places is None:
-            return _Field(raw, frozenset(keys), frozenset())
-        prefixes: set[str] = set()
-        spaced = " " + " ".join(raw) + " "
+            return frozenset(), frozenset()
+        title = " ".join(head)
+        spaced = " " + title + " \n " + " ".join(body) + " "
+        border = len(title) + 1  # where a word starts in the body: after it
+        found: tuple[set[str], set[str]] = (set(), set())
         longest, stem, buckets = self._longest_prefix, self._stem, self._buckets
         for place in self._prefix_places.finditer(spaced):
             at = place.start() + 1
-            # The prefix starts this word, or two or three words put end to end.
             run = "".join(spaced[at : at + longest + 2].split(" ", 3)[:3])
             for prefix in buckets.get(run[:stem], ()):
                 if run.startswith(prefix):
-                    prefixes.add(prefix)
-        return _Field(raw, frozenset(keys), frozenset(prefixes))
+                    found[at > border].add(prefix)
+        return frozenset(found[0]), frozenset(found[1])
 
     def match(self, title: str, text: str) -> list[QueryMatch]:
-        head, body = self._field(words(title)), self._field(words(text))
+        head_raw, body_raw = words(title), words(text)
+        head_prefixes, body_prefixes = self._prefixes(head_raw, body_raw)
+        head = _Field(head_raw, self._keys(head_raw), head_prefixes)
+        body = _Field(body_raw, self._keys(body_raw), body_prefixes)
         keys = head.keys | body.keys
         prefixes = head.prefixes | body.prefixes
         candidates: set[int] = set()
