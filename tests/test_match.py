@@ -174,3 +174,11 @@ def test_one_matcher_for_all_queries_agrees_with_one_matcher_per_query() -> None
         compared += len(together)
     # Each item matches at least its own query when its case expects a match, often more.
     assert compared >= sum(1 for c in raw_cases if c["match"]) + sum(1 for *_, e, _ in OWN_CASES if e)
+
+
+def test_a_prefix_is_placed_in_the_field_that_holds_it_never_across_the_two() -> None:
+    matcher = compile_queries([_query("lamob*")])
+    found = [matcher.match(title, body) for title, body in [
+        ("Vers la mobilité", "rien"), ("rien", "Vers la mobilité"), ("Vers la", "mobilité douce"),
+    ]]  # fmt: skip
+    assert [[(m.in_title, m.in_body) for m in f] for f in found] == [[(True, False)], [(False, True)], []]

@@ -56,3 +56,39 @@ def test_queries_compiled_together_match_as_each_alone() -> None:
         assert together.match(title, text) == expected, (title, text)
         found += len(expected)
     assert found > 100  # the texts do match: the comparison is not between empty lists
+
+
+SYLLABLES = "ba de la le lo ma mo se si ta to".split()  # noqa: SIM905
+COMMON = "de la le les des projet atelier jardin".split()  # noqa: SIM905
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+
+
+def test_many_queries_sharing_common_words_match_as_each_alone() -> None:
+    # Names made of syllables that are also common words ("de", "la", "le") can be written as
+    # two or three words almost anywhere, and common words beside many names: the anchors and
+    # the runs found by both ends must never lose a match that each query alone finds.
+    rng = random.Random(8)
+    texts: list[str] = []
+    for _ in range(120):
+        name, other, common = _name(rng), _name(rng), rng.choice(COMMON)
+        texts.append(
+            rng.choice(
+                [name, f"{name}-{other}", f"{common}-{name}", f'"{name} de {other}"', f"{common} {name}",
+                 f"{name} OR {other}", f"{name} -{common}", f"{name[:4]}*", f"{common}-{name[:3]}*"]
+            )
+        )  # fmt: skip
+    queries = [Query(text=t, line=n + 1, tree=parse_query(t)) for n, t in enumerate(dict.fromkeys(texts))]
+    together = compile_queries(queries)
+    alone = [compile_queries([q]) for q in queries]
+    pieces = SYLLABLES + COMMON + ["tiers", "#DeLaMo", "la-mo", "lamos"]
+    found = 0
+    for _ in range(300):
+        title = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        expected = [m for single in alone for m in single.match(title, text)]
+        assert together.match(title, text) == expected, (title, text)
+        found += len(expected)
+    assert found > 300

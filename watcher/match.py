@@ -1,13 +1,15 @@
 """Matching items against the queries of keywords.txt, fast enough for thousands of queries.
 
-An item is cut once into normalised words, and every run of two or three consecutive words is
-also put end to end, so "tiers lieux", "tiers-lieux", "tierslieux" and "#TiersLieux" all give
-the key "tierslieu". Each compiled query has anchors: keys (or prefixes) of which at least one
-must be present for the query to hold. Inverted indexes from anchor to queries give the few
-candidate queries of an item, and only those are evaluated, field by field (title, body).
-Prefix terms are found through a table keyed by their first characters, never by trying every
-query. Finding candidates uses whole-list operations (set intersections, map) rather than a
-Python loop over the words, since most items match no query at all.
+An item is cut once into normalised words; a run of two or three consecutive words also counts
+put end to end, so "tiers lieux", "tiers-lieux", "tierslieux" and "#TiersLieux" all give the key
+"tierslieu". Each field (title, body) gets the exact set of the queries' keys that it holds,
+alone or joined (a joined run is looked for only where a word that may end it follows one that
+may come before it), and of the prefixes that start a word or a joined run (one regular
+expression, a trie of the prefixes). Each query carries its clauses (sets of keys or prefixes
+of which the item must hold one) and is indexed by the clause the fewest queries share: an
+item has few candidates, each evaluated only when every clause is met, field by field.
+Everything before evaluation is whole-list operations (set intersections, map, compress), not
+a Python loop over the words, since most items match no query at all.
 
 Pure: values in, values out.
 """
@@ -28,73 +30,44 @@ from watcher.types import Query, QueryMatch
 __all__ = ["Matcher", "compile_queries"]
 
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
-_FEW_STARTS = 4  # up to this many words that may start a joined key, look at each of them
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """What a whole item holds of the keys and prefixes the queries use.
-
-    Runs across the end of the title and the start of the body are included: this only decides
-    which queries are worth evaluating, and a key or prefix outside it is absent from every
-    field, which rejects most candidates without building anything.
-    """
-
-    keys: frozenset[str]
-    joined_keys: frozenset[str]  # the keys held by two or three words put end to end
-    prefixes: frozenset[str]
-    joined_prefixes: frozenset[str]  # the prefixes that start two or three words put end to end
+_FEW_LASTS = 8  # up to this many words that may end a joined run, look for each in the text
 
 
 class _Field:
-    """The words of one field of an item (title or body), read by candidate queries.
+    """One field of an item (title or body): the keys and prefixes of the queries that it holds.
 
-    Joined runs are built on first use: only the few items that have candidates get here.
+    `keys` and `prefixes` are exact (alone or over two or three words put end to end), so most
+    queries are evaluated by set lookups. The positional views that phrases walk are built on
+    first use: only the few items with a phrase candidate get there.
     """
 
-    def __init__(self, raw: list[str], seen: _Seen) -> None:
+    def __init__(self, raw: list[str], keys: frozenset[str], prefixes: frozenset[str]) -> None:
         self.raw = raw  # normalised words, as written
-        self.seen = seen
+        self.keys = keys
+        self.prefixes = prefixes
+
+    def has(self, key: str) -> bool:
+        return key in self.keys
+
+    def starts_with(self, prefix: str) -> bool:
+        return prefix in self.prefixes
 
     @cached_property
     def one(self) -> list[str]:
         """The key of each word alone."""
         return singulars(self.raw)
 
-    def has(self, key: str) -> bool:
-        if key not in self.seen.keys:
-            return False
-        return key in self.one or (key in self.seen.joined_keys and key in self.joined)
-
-    def starts_with(self, prefix: str) -> bool:
-        if prefix not in self.seen.prefixes:
-            return False
-        if (" " + prefix) in self._spaced[0]:
-            return True
-        return prefix in self.seen.joined_prefixes and (" " + prefix) in self._spaced[1]
-
     @cached_property
-    def keys(self) -> tuple[list[str], list[str], list[str]]:
-        """keys[k][i]: the key of words i .. i+k put end to end (see query.joined_key)."""
+    def rows(self) -> tuple[list[str], list[str], list[str]]:
+        """rows[k][i]: the key of words i .. i+k put end to end (see query.joined_key)."""
         raw2 = self.rawjoins[1]
         return (self.one, list(map(add, self.raw, self.one[1:])), list(map(add, raw2, self.one[2:])))
-
-    @cached_property
-    def joined(self) -> set[str]:
-        return set(self.keys[1]).union(self.keys[2])
 
     @cached_property
     def rawjoins(self) -> tuple[list[str], list[str], list[str]]:
         """rawjoins[k][i]: words i .. i+k put end to end, as written (what prefixes are compared with)."""
         raw2 = list(map(add, self.raw, self.raw[1:]))
         return (self.raw, raw2, list(map(add, raw2, self.raw[2:])))
-
-    @cached_property
-    def _spaced(self) -> tuple[str, str]:
-        # " w1 w2 ... ": a prefix starts a word when " " + prefix occurs in it; the second
-        # string does the same for the runs of two and three words.
-        _, two, three = self.rawjoins
-        return " " + " ".join(self.raw), " " + " ".join(two) + " " + " ".join(three)
 
 
 @dataclass(frozen=True)
@@ -207,17 +180,16 @@ class _Phrase(_Node):
         return found
 
     def holds(self, fields: tuple[_Field, ...]) -> bool:
-        seen = fields[0].seen
-        if seen.keys.isdisjoint(self.end_keys) and seen.prefixes.isdisjoint(self.end_prefixes):
-            return False
         for f in fields:
+            if f.keys.isdisjoint(self.end_keys) and f.prefixes.isdisjoint(self.end_prefixes):
+                continue
             n = len(f.raw)
             for a, key in self.groups[0]:
                 prefix_run = self._is_prefix_run(0, a)
-                if key not in (f.seen.prefixes if prefix_run else f.seen.keys):
+                if key not in (f.prefixes if prefix_run else f.keys):
                     continue
                 for b in range(min(_MAX_JOIN, n)):
-                    row = f.rawjoins[b] if prefix_run else f.keys[b]
+                    row = f.rawjoins[b] if prefix_run else f.rows[b]
                     if not prefix_run and key not in row:
                         continue
                     for start, text_key in enumerate(row):
@@ -238,7 +210,7 @@ class _Phrase(_Node):
                 if prefix_run:
                     if f.rawjoins[b][pos].startswith(key):
                         return True
-                elif f.keys[b][pos] == key and self._walk(f, i + a, pos + b + 1):
+                elif f.rows[b][pos] == key and self._walk(f, i + a, pos + b + 1):
                     return True
         return False
 
@@ -413,69 +385,70 @@ class Matcher:
         self._positives = [tuple(n.positives()) for n in self._nodes]
         # Each query is indexed by its cheapest clause, and carries the ids of all its clauses:
         # a candidate is evaluated only when the item holds something of every one of them.
-        clause_ids: dict[_Anchors, int] = {}
-        self._signature: list[frozenset[int]] = []
+        every_clauses = [node.clauses() for node in self._nodes]
+        # A key that many queries use is a common word of their subject ("coworking" beside many
+        # place names): a clause made of such keys is met by many items, so it is a poor anchor.
+        used_by: dict[str, int] = {}
+        for clauses in every_clauses:
+            for key in {k for c in clauses for k in c.exact | c.prefixes}:
+                used_by[key] = used_by.get(key, 0) + 1
+
+        def cost(clause: _Anchors) -> tuple[int, int, int, int]:
+            common = sum(used_by[k] for k in clause.exact | clause.prefixes)
+            return (len(clause.prefixes), common, *clause.cost()[1:])
+
+        # A clause is met by any of its tokens: keys, and prefixes written with a final "*" (a
+        # key is never written with one).
+        self._clauses = [
+            tuple(frozenset(c.exact | {prefix + "*" for prefix in c.prefixes}) for c in set(clauses))
+            for clauses in every_clauses
+        ]
         self._by_key: dict[str, list[int]] = {}
         self._by_prefix: dict[str, list[int]] = {}
-        for index, node in enumerate(self._nodes):
-            clauses = node.clauses()
-            self._signature.append(frozenset(clause_ids.setdefault(c, len(clause_ids)) for c in clauses))
-            anchors = min(clauses, key=_Anchors.cost)
+        for index, clauses in enumerate(every_clauses):
+            anchors = min(clauses, key=cost)
             for key in anchors.exact:
                 self._by_key.setdefault(key, []).append(index)
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix, []).append(index)
-        clauses_of_key: dict[str, list[int]] = {}
-        clauses_of_prefix: dict[str, list[int]] = {}
-        for clause, number in clause_ids.items():
-            for key in clause.exact:
-                clauses_of_key.setdefault(key, []).append(number)
-            for prefix in clause.prefixes:
-                clauses_of_prefix.setdefault(prefix, []).append(number)
-        self._clauses_of_key = clauses_of_key
-        self._clauses_of_prefix = clauses_of_prefix
         # Sets, so that intersecting with the few keys of an item costs what the item holds.
         self._indexed_keys = frozenset(self._by_key)
         self._indexed_prefixes = frozenset(self._by_prefix)
-        self._clause_keys = frozenset(clauses_of_key)
-        self._clause_prefixes = frozenset(clauses_of_prefix)
 
         lookups = _Anchors().union(a for n in self._nodes for a in _lookups(n))
-        known = lookups.exact | frozenset(clauses_of_key)
-        # Every word form that may make a known key: alone (with its plural), as the first or
-        # second word of a joined run, or as the last word (with its plural).
+        known = lookups.exact.union(*(c.exact for clauses in every_clauses for c in clauses))
+        # Every word form that may make a known key alone (the key, with its plural)...
         self._key_of_form = {form: key for key in known for form in _forms(key)}
-        join2: dict[str, dict[str, str]] = {}
-        join3: dict[str, dict[str, dict[str, str]]] = {}
-        lasts: set[str] = set()
+        # ... and joined runs of two or three words, indexed by their last word, then the word
+        # before it: a run is looked for only when the field holds both, and the text is read
+        # only for the pairs whose two ends are there. Common words ("de", "la") may start or
+        # end many keys, but rarely meet a word that completes one.
+        runs: dict[str, dict[str, tuple[str | None, dict[str, str]]]] = {}
         for key in known:
-            for i in range(1, len(key)):
-                join2.setdefault(key[:i], {})[key[i:]] = key
-                lasts.add(key[i:])
-                for j in range(i + 1, len(key)):
-                    join3.setdefault(key[:i], {}).setdefault(key[i:j], {})[key[j:]] = key
-                    lasts.add(key[j:])
-        self._join2 = {a: (frozenset(ends), ends) for a, ends in join2.items()}
-        self._join3 = {a: (frozenset(seconds), seconds) for a, seconds in join3.items()}
-        self._join3_ends = {(a, b): frozenset(ends) for a, seconds in join3.items() for b, ends in seconds.items()}
-        self._starts2 = frozenset(join2)
-        self._starts3 = frozenset(join3)
-        interest = set(self._key_of_form) | self._starts2 | self._starts3
-        interest.update(b for seconds in join3.values() for b in seconds)
-        interest.update(form for last in lasts for form in _forms(last))
+            for j in range(1, len(key)):
+                for last in _forms(key[j:]):
+                    before = runs.setdefault(last, {})
+                    # The last two words "b c" of the run, b = key[i:j]; i = 0 is a run of two.
+                    for i in range(j):
+                        two, three = before.get(key[i:j], (None, {}))
+                        if i == 0:
+                            two = key
+                        else:
+                            three[key[:i]] = key
+                        before[key[i:j]] = (two, three)
+        self._runs = {
+            last: (frozenset(before), {b: (two, frozenset(three), three) for b, (two, three) in before.items()})
+            for last, before in runs.items()
+        }
+        self._lasts = frozenset(runs)
+        self._befores = frozenset(b for before in runs.values() for b in before)
+        interest = set(self._key_of_form) | self._lasts | self._befores
+        for before in runs.values():
+            for _, three in before.values():
+                interest.update(three)
         self._interest = frozenset(interest)
-        self._singular_of = {w: singular(w) for w in interest}
-        self._forms_of = {last: tuple(_forms(last)) for last in lasts}
-        # A run of words put end to end, as written, is the key K, or K with a final s, x or xs
-        # (which one depends on where the last word starts: all are kept, the evaluation decides).
-        keys_of_run: dict[str, list[str]] = {}
-        for key in known:
-            for suffix in ("", "s", "x", "xs"):
-                keys_of_run.setdefault(key + suffix, []).append(key)
-        self._keys_of_run = keys_of_run
-        self._run_forms = frozenset(keys_of_run)
 
-        every_prefix = lookups.prefixes | frozenset(clauses_of_prefix)
+        every_prefix = lookups.prefixes.union(*(c.prefixes for clauses in every_clauses for c in clauses))
         self._prefix_places = re.compile(_trie_pattern(every_prefix)) if every_prefix else None
         self._longest_prefix = max(map(len, every_prefix), default=0)
         self._stem = min(map(len, every_prefix), default=0)
@@ -484,76 +457,87 @@ class Matcher:
             buckets.setdefault(prefix[: self._stem], []).append(prefix)
         self._buckets = {cut: tuple(bucket) for cut, bucket in buckets.items()}
 
-    def _seen(self, raw: list[str]) -> _Seen:
-        """The keys and prefixes of the queries that the words may hold, alone or joined.
+    def _keys(self, raw: list[str]) -> frozenset[str]:
+        """The keys of the queries that the words hold, alone or joined: exact.
 
-        A superset: joined runs are found from the words present, without checking that they
-        are neighbours; the evaluation of a candidate checks. Everything here is set operations
-        over the few words of interest, not a loop over the text.
+        Whole-list operations (set intersections, map, compress) rather than a Python loop over
+        the words: Python looks only at the few places where a run may end.
         """
         present = self._interest.intersection(raw)
-        keys: set[str] = set(filter(None, map(self._key_of_form.get, present)))
-        ends = frozenset(map(self._singular_of.__getitem__, present))
-        spaced = " " + " ".join(raw) + " "
-        joined: set[str] = set()
-        starts = self._starts2.intersection(present)
-        if len(starts) > _FEW_STARTS:
-            # Many words of the item may start a joined key: put every two and three neighbours
-            # end to end (one pass in C) rather than look at the start words one by one.
-            two = list(map(add, raw, raw[1:]))
-            runs = self._run_forms.intersection(two) | self._run_forms.intersection(map(add, two, raw[2:]))
-            for run in runs:
-                joined.update(self._keys_of_run[run])
-        else:
-            join2, join3, forms = self._join2, self._join3, self._forms_of
-            # The words present say which runs may be there; the text says whether they are
-            # neighbours (rare enough to check one by one).
-            for a in starts:
-                lasts, key_of = join2[a]
-                for last in ends.intersection(lasts):
-                    if any(f" {a} {c} " in spaced for c in forms[last] if c in present):
-                        joined.add(key_of[last])
-            for a in self._starts3.intersection(present):
-                seconds, by_second = join3[a]
-                for b in seconds.intersection(present):
-                    key_of = by_second[b]
-                    for last in ends.intersection(self._join3_ends[a, b]):
-                        if any(f" {a} {b} {c} " in spaced for c in forms[last] if c in present):
-                            joined.add(key_of[last])
-        keys.update(joined)
+        if not present:
+            return frozenset()
+        keys = set(filter(None, map(self._key_of_form.get, present)))
+        lasts = self._lasts.intersection(present)
+        befores = self._befores.intersection(present) if lasts else lasts
+        if len(lasts) > _FEW_LASTS and befores:
+            # Where a word that may end a run follows one that may come before it: one pass in
+            # C over the words, then a look at the few places found.
+            runs = self._runs
+            for i in compress(range(len(raw)), map(lasts.__contains__, raw)):
+                if i and raw[i - 1] in befores:
+                    found = runs[raw[i]][1].get(raw[i - 1])
+                    if found is not None:
+                        two, _, key_of = found
+                        if two is not None:
+                            keys.add(two)
+                        if i > 1 and raw[i - 2] in key_of:
+                            keys.add(key_of[raw[i - 2]])
+        elif befores:
+            # A few possible ends: the pairs of words that the field holds, checked in the text.
+            spaced = " " + " ".join(raw) + " "
+            for c in lasts:
+                before, of_before = self._runs[c]
+                for b in before.intersection(befores):
+                    if f" {b} {c} " in spaced:
+                        two, firsts, key_of = of_before[b]
+                        if two is not None:
+                            keys.add(two)
+                        for a in firsts.intersection(present):
+                            if f" {a} {b} {c} " in spaced:
+                                keys.add(key_of[a])
+        return frozenset(keys)
+
+    def _prefixes(self, head: list[str], body: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """The prefixes that start a word, or two or three words put end to end, in each field.
+
+        One scan of both fields: the expression allows one space between two characters of a
+        prefix, never the line break between the fields.
+        """
         if self._prefix_places is None:
-            return _Seen(frozenset(keys), frozenset(joined), frozenset(), frozenset())
-        prefixes: set[str] = set()
-        joined_prefixes: set[str] = set()
+            return frozenset(), frozenset()
+        title = " ".join(head)
+        spaced = " " + title + " \n " + " ".join(body) + " "
+        border = len(title) + 1  # where a word starts in the body: after it
+        found: tuple[set[str], set[str]] = (set(), set())
         longest, stem, buckets = self._longest_prefix, self._stem, self._buckets
         for place in self._prefix_places.finditer(spaced):
             at = place.start() + 1
-            parts = spaced[at : at + longest + 2].split(" ", 3)
-            first = parts[0]
-            run = "".join(parts[:3])
+            run = "".join(spaced[at : at + longest + 2].split(" ", 3)[:3])
             for prefix in buckets.get(run[:stem], ()):
                 if run.startswith(prefix):
-                    (prefixes if first.startswith(prefix) else joined_prefixes).add(prefix)
-        prefixes |= joined_prefixes
-        return _Seen(frozenset(keys), frozenset(joined), frozenset(prefixes), frozenset(joined_prefixes))
+                    found[at > border].add(prefix)
+        return frozenset(found[0]), frozenset(found[1])
 
     def match(self, title: str, text: str) -> list[QueryMatch]:
         head_raw, body_raw = words(title), words(text)
-        seen = self._seen(head_raw + body_raw)
-        by_key, by_prefix = self._by_key, self._by_prefix
+        head_prefixes, body_prefixes = self._prefixes(head_raw, body_raw)
+        head = _Field(head_raw, self._keys(head_raw), head_prefixes)
+        body = _Field(body_raw, self._keys(body_raw), body_prefixes)
+        keys = head.keys | body.keys
+        prefixes = head.prefixes | body.prefixes
         candidates: set[int] = set()
-        candidates.update(*map(by_key.__getitem__, seen.keys.intersection(self._indexed_keys)))
-        candidates.update(*map(by_prefix.__getitem__, seen.prefixes.intersection(self._indexed_prefixes)))
+        candidates.update(*map(self._by_key.__getitem__, keys.intersection(self._indexed_keys)))
+        if prefixes:
+            candidates.update(*map(self._by_prefix.__getitem__, prefixes.intersection(self._indexed_prefixes)))
         if not candidates:
             return []
-        held: set[int] = set()
-        held.update(*map(self._clauses_of_key.__getitem__, seen.keys.intersection(self._clause_keys)))
-        held.update(*map(self._clauses_of_prefix.__getitem__, seen.prefixes.intersection(self._clause_prefixes)))
-        ordered = sorted(candidates)
-        kept = list(compress(ordered, map(held.issuperset, map(self._signature.__getitem__, ordered))))
+        if prefixes:
+            keys = keys.union([prefix + "*" for prefix in prefixes])
+        # Evaluated only when the item holds something of every clause of the query.
+        clauses = self._clauses
+        kept = [index for index in sorted(candidates) if not any(map(keys.isdisjoint, clauses[index]))]
         if not kept:
             return []
-        head, body = _Field(head_raw, seen), _Field(body_raw, seen)
         both = (head, body)
         matches = []
         for index in kept:
