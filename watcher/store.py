@@ -717,28 +717,17 @@ class Store:
         (or `start` for a new target) that were never delivered to it, and `alerted` means
         alerted to that target.
         """
-        params: dict[str, Any] = {"end": iso(end), "target": target}
-        where = ["items.score > 0", "items.first_seen < :end"]
+        where, params = self._digest_where(start, end, target)
         if target is not None:
-            floor = self.db.execute(
-                "SELECT MIN(digests.window_start) FROM deliveries JOIN digests ON digests.id = deliveries.digest_id"
-                " WHERE deliveries.target = ?",
-                (target,),
-            ).fetchone()[0]
-            start = parse_iso(floor) or start
-            where.append("items.id NOT IN (SELECT item_id FROM delivered_hits WHERE target = :target)")
             alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
         else:
             alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND state = 'sent')"
-        if start is not None:
-            where.append("items.first_seen >= :start")
-            params["start"] = iso(start)
         sql = f"""
             SELECT items.*, {alerted} AS alerted,
                    (SELECT json_group_array(source) FROM
                      (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY first_seen, source)
                    ) AS sources
-            FROM items WHERE {" AND ".join(where)}
+            FROM items WHERE {where}
             ORDER BY items.score DESC, items.published DESC, items.id
         """
         return [{**_hit_row(row), "alerted": bool(row["alerted"])} for row in self.db.query(sql, params)]
