@@ -651,31 +651,47 @@ def render_markdown(d: Digest, limit: int | None = None, attached: bool = False)
             change = _change_text(t, d.language)
             mark = f" {_mark_symbol(t.mark)} {lab[t.mark]}" if t.mark else ""
             out.append(f"- {md_escape(t.keyword)}{sep}{t.count}" + (f" ({change})" if change else "") + mark)
-    shown = 0
-    cut = limit if limit is not None else len(d.entries)
-    for keyword, entries in d.groups:
-        if shown >= cut:
-            break
+    groups, shown = _cut(d, limit)
+    for keyword, entries, _size in groups:
         out.append(f"\n**{md_escape(keyword)}**")
-        for entry in entries:
-            if shown >= cut:
-                break
-            out.append(_md_entry(entry, d))
-            shown += 1
+        out += [_md_entry(entry, d) for entry in entries]
     if not d.groups:
         out.append("\n" + lab["nothing"])
-    left = len(d.entries) - shown
-    if left > 0:
-        out.append("\n" + lab["more_attached" if attached else "more"].format(n=left, s="" if left == 1 else "s"))
-    elif d.omitted:
-        days = max(1, round((d.end - d.start).total_seconds() / 86400))
-        out.append("\n" + lab["more_hits"].format(n=d.omitted, s="" if d.omitted == 1 else "s", days=days))
+    if more := _more_line(d, shown, attached):
+        out.append("\n" + more)
     if d.sources:
         out.append(f"\n**{lab['sources']}**")
         for s in d.sources:
             name, problem = _source_line(s, d.language, d.tz)
             out.append(f"- **{md_escape(name)}**{sep}{md_escape(problem)}")
     return "\n".join(out).strip() + "\n"
+
+
+def _cut(d: Digest, limit: int | None) -> tuple[list[tuple[str, tuple[Entry, ...], int]], int]:
+    """The groups as far as `limit` stories go (a chat's size limit), each with its full size, and
+    how many stories they show."""
+    cut = limit if limit is not None else len(d.entries)
+    groups: list[tuple[str, tuple[Entry, ...], int]] = []
+    shown = 0
+    for keyword, entries in d.groups:
+        if shown >= cut:
+            break
+        taken = entries[: cut - shown]
+        groups.append((keyword, taken, len(entries)))
+        shown += len(taken)
+    return groups, shown
+
+
+def _more_line(d: Digest, shown: int, attached: bool) -> str | None:
+    """The closing "N more" line: stories cut for size, or hits beyond the digest's max_items."""
+    lab = labels(d.language)
+    left = len(d.entries) - shown
+    if left > 0:
+        return str(lab["more_attached" if attached else "more"]).format(n=left, s="" if left == 1 else "s")
+    if d.omitted:
+        days = max(1, round((d.end - d.start).total_seconds() / 86400))
+        return str(lab["more_hits"]).format(n=d.omitted, s="" if d.omitted == 1 else "s", days=days)
+    return None
 
 
 # --- plain text ---------------------------------------------------------------------------------
@@ -713,25 +729,14 @@ def render_text(d: Digest, limit: int | None = None, attached: bool = False) -> 
             change = _change_text(t, d.language)
             mark = f" {_mark_symbol(t.mark)} {lab[t.mark]}" if t.mark else ""
             out.append(f"  {t.keyword:<{width}}  {t.count:>4}  {change}{mark}".rstrip())
-    shown = 0
-    cut = limit if limit is not None else len(d.entries)
-    for keyword, entries in d.groups:
-        if shown >= cut:
-            break
-        out.append(f"\n## {keyword} ({len(entries)})\n")
-        for entry in entries:
-            if shown >= cut:
-                break
-            out.append(_text_entry(entry, d) + "\n")
-            shown += 1
+    groups, shown = _cut(d, limit)
+    for keyword, entries, size in groups:
+        out.append(f"\n## {keyword} ({size})\n")
+        out += [_text_entry(entry, d) + "\n" for entry in entries]
     if not d.groups:
         out.append("\n" + lab["nothing"])
-    left = len(d.entries) - shown
-    if left > 0:
-        out.append(lab["more_attached" if attached else "more"].format(n=left, s="" if left == 1 else "s"))
-    elif d.omitted:
-        days = max(1, round((d.end - d.start).total_seconds() / 86400))
-        out.append(lab["more_hits"].format(n=d.omitted, s="" if d.omitted == 1 else "s", days=days))
+    if more := _more_line(d, shown, attached):
+        out.append(more)
     if d.sources:
         out.append(f"\n{lab['sources']}")
         for s in d.sources:
