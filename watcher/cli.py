@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from watcher.store import Store
     from watcher.types import Config
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def default_db() -> Path:

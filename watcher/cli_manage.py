@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.cli import Env, fail, print_hits, since_option
+from watcher.cli import CONTEXT, Env, fail, print_hits, since_option
 
 if TYPE_CHECKING:
     from watcher.types import Config, Query
 
-CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # Query text holds words such as `-recrutement` that must not be read as options.
 QUERY_CONTEXT: dict[str, Any] = {**CONTEXT, "ignore_unknown_options": True}
 STATES = ("new", "picked", "exported", "relayed", "skipped")
