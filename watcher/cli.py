@@ -111,6 +111,7 @@ def main(ctx: click.Context, feeds: Path, keywords: Path, db: Path | None, verbo
     Start with:  watcher check       (validate feeds.yaml and keywords.txt)
                  watcher poll --all  (poll every source once)
                  watcher hits        (see what matched)
+                 watcher run         (keep watching; the weekly digest goes out by itself)
     """
     from watcher.logs import setup
 
