@@ -234,3 +234,15 @@ def test_alert_and_test_messages_render_in_each_format() -> None:
     assert title == "Alerte veille : coworking" and "<script>" not in body and "&lt;script&gt;" in body
     assert "\\<script\\>" in dg.render_alert(h, "en", PARIS, "markdown")[1]
     assert dg.render_test("en", T0 + timedelta(0))[0] == "watcher: test message"
+
+
+@pytest.mark.parametrize(("language", "label"), [("fr", "relayé"), ("en", "relayed")])
+def test_every_format_shows_where_the_relay_triage_of_a_hit_has_got_to(language: str, label: str) -> None:
+    hits = [hit(1, 90, state="relayed"), hit(2, 80, state="new")]
+    groups, omitted = dg.choose(hits, ["coworking"])
+    d = sample(language, groups=groups, omitted=omitted, total=2)
+    for rendered in (dg.render_html(d), dg.render_markdown(d), dg.render_text(d)):
+        assert rendered.count(label) == 1, rendered
+    assert [
+        dg.hit_from_row({"id": 1, "published": "2025-01-06T07:00:00Z", "state": s}).state for s in ("picked", None)
+    ] == ["picked", "new"]

@@ -48,6 +48,10 @@ LABELS: dict[str, dict[str, str]] = {
         "why": "Pourquoi",
         "also": "Aussi dans",
         "alerted": "déjà signalé",
+        "state_picked": "retenu pour relais",
+        "state_exported": "exporté pour relais",
+        "state_relayed": "relayé",
+        "state_skipped": "écarté",
         "score": "score",
         "more": "… et {n} autre{s} dans le résumé complet",
         "more_attached": "… et {n} autre{s} dans le résumé complet (en pièce jointe)",
@@ -90,6 +94,10 @@ LABELS: dict[str, dict[str, str]] = {
         "why": "Why",
         "also": "Also in",
         "alerted": "already alerted",
+        "state_picked": "picked for relay",
+        "state_exported": "exported for relay",
+        "state_relayed": "relayed",
+        "state_skipped": "skipped",
         "score": "score",
         "more": "… and {n} more in the full digest",
         "more_attached": "… and {n} more in the full digest (attached)",
@@ -150,6 +158,15 @@ class DigestHit:
     sources: tuple[str, ...] = ()
     cluster: int | None = None
     alerted: bool = False
+    state: str = "new"  # the relay triage: new, picked, exported, relayed, skipped
+
+
+def badges(hit: DigestHit, lab: Mapping[str, str]) -> list[str]:
+    """The marks beside a headline: already alerted, and where the relay triage has got to."""
+    marks = [f"⚡ {lab['alerted']}"] if hit.alerted else []
+    if hit.state != "new" and f"state_{hit.state}" in lab:
+        marks.append(f"✓ {lab[f'state_{hit.state}']}")
+    return marks
 
 
 @dataclass(frozen=True)
@@ -232,6 +249,7 @@ def hit_from_row(row: Mapping[str, Any]) -> DigestHit:
         sources=tuple(row.get("sources") or ()),
         cluster=row.get("cluster"),
         alerted=bool(row.get("alerted", False)),
+        state=str(row.get("state") or "new"),
     )
 
 
@@ -480,11 +498,10 @@ def _html_entry(entry: Entry, d: Digest) -> str:
         if link
         else f'<span style="{title_style}color:#1f2937;">{_e(headline)}</span>'
     )
-    badge = (
+    badge = "".join(
         '<span style="display:inline-block;margin-left:6px;padding:1px 6px;border-radius:4px;'
-        f'background:#fef3c7;color:#92400e;font-size:12px;font-weight:600;">⚡ {_e(lab["alerted"])}</span>'
-        if hit.alerted
-        else ""
+        f'background:#fef3c7;color:#92400e;font-size:12px;font-weight:600;">{_e(mark)}</span>'
+        for mark in badges(hit, lab)
     )
     rows = [f'<div style="margin:0 0 2px;">{title}{badge}</div>']
     rows.append(
@@ -626,7 +643,7 @@ def _md_entry(entry: Entry, d: Digest) -> str:
     link = safe_url(hit.url)
     title = f"[{md_escape(headline)}]({md_url(link)})" if link else f"**{md_escape(headline)}**"
     meta = " · ".join(md_escape(b) for b in _meta(hit, d.language, d.tz))
-    badge = f" · ⚡ {lab['alerted']}" if hit.alerted else ""
+    badge = "".join(f" · {md_escape(mark)}" for mark in badges(hit, lab))
     lines = [f"- {title}", f"  {meta}{badge}"]
     if snippet:
         lines.append(f"  {md_escape(snippet)}")
@@ -702,7 +719,7 @@ def _text_entry(entry: Entry, d: Digest) -> str:
     hit = entry.hit
     headline, snippet = headline_and_snippet(hit)
     sep = " : " if d.language[:2] == "fr" else ": "
-    badge = f"  [⚡ {lab['alerted']}]" if hit.alerted else ""
+    badge = "".join(f"  [{mark}]" for mark in badges(hit, lab))
     lines = [f"* {headline}{badge}", "  " + " · ".join(_meta(hit, d.language, d.tz))]
     if snippet:
         lines.append(f"  {snippet}")
