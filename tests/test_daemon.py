@@ -433,3 +433,51 @@ def test_a_broken_feeds_yaml_at_reload_is_named_by_line_and_the_last_good_source
     daemon.wait_log("configuration reloaded: 2 sources, 1 queries")
     daemon.wait_log("two: ok, 1 items, 1 new hits")
     assert daemon.stop()[0] == 0
+
+
+def test_the_daemon_sends_the_due_digest_once_and_not_again_after_a_restart(
+    server: LoopbackServer, tmp_path: Path, notify: NotifySocket, daemons: list[Daemon]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from watcher.config import load_config
+    from watcher.fetch import fetcher_for
+    from watcher.poll import run_poll
+    from watcher.store import Store
+
+    received: list[bytes] = []
+
+    def endpoint(req: Request) -> Response:
+        received.append(req.body)
+        return Response(200, {"Content-Type": "application/json"}, b"{}")
+
+    server.route("/feed", Response(200, RSS, rss([Entry("Un fablab ouvre à Bagneux", "https://news.example/fab")])))
+    server.route("/notify", endpoint)
+    # a daily digest whose slot was two hours ago, and a hit found three hours ago: it is due
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(UTC)
+    slot = (now - timedelta(hours=2)).astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+    settings = f'settings:\n  timezone: Europe/Paris\n  digest:\n    every: daily\n    time: "{slot}"\n'
+    (tmp_path / "feeds.yaml").write_text(feeds_yaml(server, "/feed").replace("settings:\n", settings, 1))
+    (tmp_path / "keywords.txt").write_text("fablab\n")
+    config = load_config(tmp_path / "feeds.yaml", tmp_path / "keywords.txt")
+    past = now - timedelta(hours=3)
+    with Store(tmp_path / "watch.db") as store, fetcher_for(config.settings) as fetcher:
+        assert run_poll(config, store, fetcher, everything=True, clock=lambda: past)[0].new_hits == 1
+
+    target = {"WATCHER_NOTIFY": f"json://127.0.0.1:{server.server.server_address[1]}/notify"}
+    daemon = Daemon(tmp_path, notify, target)
+    daemons.append(daemon)
+    daemon.wait_log("digest: digest 1 recorded", timeout=20)
+    assert daemon.stop()[0] == 0
+    [body] = received
+    assert "Un fablab ouvre à Bagneux" in json.loads(body)["message"]
+
+    again = Daemon(tmp_path, notify, target)
+    daemons.append(again)
+    notify.wait_for(lambda f: f == "READY=1", count=2)
+    again.signal(signal.SIGUSR1)  # poll now: the cycle ends with its digest step, then STATUS=
+    notify.wait_for(lambda f: f.startswith("STATUS=cycle 1:"), count=2, timeout=20)
+    assert again.stop()[0] == 0
+    assert len(received) == 1, "the digest of that window went out once"
