@@ -12,6 +12,25 @@ from tests.loopback import LoopbackServer
 DATA = Path(__file__).parent / "data"
 
 
+def cli_args(folder: Path) -> list[str]:
+    """The global options that point `watcher` at feeds.yaml, keywords.txt and watch.db in `folder`."""
+    return [
+        "--feeds",
+        str(folder / "feeds.yaml"),
+        "--keywords",
+        str(folder / "keywords.txt"),
+        "--db",
+        str(folder / "watch.db"),
+    ]
+
+
+def write_config(folder: Path, feeds: str, keywords: str) -> list[str]:
+    """Write feeds.yaml and keywords.txt into `folder`; the global options that name them."""
+    (folder / "feeds.yaml").write_text(feeds, encoding="utf-8")
+    (folder / "keywords.txt").write_text(keywords, encoding="utf-8")
+    return cli_args(folder)
+
+
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as srv:

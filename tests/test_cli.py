@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests import conftest
 from tests.feedgen import Entry, rss
 from tests.loopback import LoopbackServer, Response
 from watcher.cli import main
@@ -18,16 +19,7 @@ KEYWORDS = "coworking\ntiers-lieux\n"
 
 
 def write_config(folder: Path, feeds: str, keywords: str = KEYWORDS) -> list[str]:
-    (folder / "feeds.yaml").write_text(feeds, encoding="utf-8")
-    (folder / "keywords.txt").write_text(keywords, encoding="utf-8")
-    return [
-        "--feeds",
-        str(folder / "feeds.yaml"),
-        "--keywords",
-        str(folder / "keywords.txt"),
-        "--db",
-        str(folder / "watch.db"),
-    ]
+    return conftest.write_config(folder, feeds, keywords)
 
 
 def test_check_accepts_a_good_configuration(tmp_path: Path) -> None:

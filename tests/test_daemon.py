@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import cli_args as args
 from tests.feedgen import Entry, rss
 from tests.loopback import LoopbackServer, Request, Response
 
@@ -117,17 +118,6 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
         self.stderr.close()
-
-
-def args(folder: Path) -> list[str]:
-    return [
-        "--feeds",
-        str(folder / "feeds.yaml"),
-        "--keywords",
-        str(folder / "keywords.txt"),
-        "--db",
-        str(folder / "watch.db"),
-    ]
 
 
 def feeds_yaml(server: LoopbackServer, *paths: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import write_config
 from tests.feedgen import Entry, rss
 from tests.loopback import LoopbackServer, Response
 from tests.social_fakes import FakeAlgolia, FakeBluesky, FakeMastodon, FakeReddit
@@ -24,16 +25,7 @@ SECRETS = {"BLUESKY_APP_PASSWORD": PASSWORD, "REDDIT_CLIENT_ID": CLIENT_ID, "RED
 
 
 def write(folder: Path, feeds: str, keywords: str = "coworking\ntiers-lieux\n") -> list[str]:
-    (folder / "feeds.yaml").write_text(feeds, encoding="utf-8")
-    (folder / "keywords.txt").write_text(keywords, encoding="utf-8")
-    return [
-        "--feeds",
-        str(folder / "feeds.yaml"),
-        "--keywords",
-        str(folder / "keywords.txt"),
-        "--db",
-        str(folder / "w.db"),
-    ]
+    return write_config(folder, feeds, keywords)
 
 
 BLUESKY_ENTRY = (
@@ -62,7 +54,7 @@ def test_check_reports_a_missing_credential_with_file_and_line_before_any_poll(
         # the bluesky entry's line, or the line of the variable that is not set
         assert f"{tmp_path / 'feeds.yaml'}:{line}: " in result.output and fragment in result.output
         assert "Traceback" not in result.output
-    assert not (tmp_path / "w.db").exists()
+    assert not (tmp_path / "watch.db").exists()
 
 
 def test_check_ignores_credentials_of_a_disabled_source(tmp_path: Path) -> None:
@@ -152,7 +144,7 @@ def test_poll_over_rss_and_social_sources_then_hits_json_shows_sources_authors_e
     assert "DEBUG" in polled.stderr or "INFO" in polled.stderr  # the log was on
     for secret in (PASSWORD, CLIENT_SECRET):
         assert secret not in everything
-        assert secret not in (tmp_path / "w.db").read_bytes().decode("utf-8", "replace")
+        assert secret not in (tmp_path / "watch.db").read_bytes().decode("utf-8", "replace")
 
 
 def test_a_refused_login_is_told_per_source_the_others_are_stored_and_no_secret_is_shown(
