@@ -11,6 +11,7 @@ has it) as child processes, and reports the database's size per stored item beyo
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the database again even if it exists")
     parser.add_argument("--first-digest", action="store_true", help="also time the first digest (a year of hits)")
     args = parser.parse_args()
+    compileall.compile_dir(ROOT / "watcher", quiet=1)  # as installed: see run.py
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"big-{args.items}.db"
     meta = path.with_suffix(".json")

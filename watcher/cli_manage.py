@@ -320,7 +320,8 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
     from watcher.fetch import fetcher_for
     from watcher.match import compile_queries
     from watcher.normalise import display_title
-    from watcher.poll import fetch_source, score_items
+    from watcher.poll import fetch_source
+    from watcher.read import score_items
     from watcher.types import SourceSpec
 
     config = env.config()

@@ -32,11 +32,12 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FEED_KEYS = {"name", "kind", "url", "base_url", "interval", "weight", "tags", "enabled"}
 _SETTINGS = {
     "language", "region", "timezone", "default_interval", "timeout", "max_body_bytes", "max_workers",
-    "per_host", "contact", "cluster_days", "credentials_file",
+    "per_host", "contact", "cluster_days", "credentials_file", "processes",
 }  # fmt: skip
 # Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets, export.
 EXTRA_SETTINGS = {"digest", "alerts", "notify", "export"}
 MIN_INTERVAL = 60  # seconds; polling faster than this gets throttled or banned
+MAX_PROCESSES = 64  # settings.processes: more than this is a typo, not a machine
 
 
 def parse_duration(text: str | int | float) -> int:
@@ -217,6 +218,15 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise doc.error(where, f"settings.{key} must be a positive whole number")
             known[key] = value
+        elif key == "processes":
+            if value == "auto":
+                known[key] = None
+            elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PROCESSES:
+                raise doc.error(
+                    where, f"settings.processes must be `auto` or a whole number from 0 to {MAX_PROCESSES}"
+                )
+            else:
+                known[key] = value
         elif key in {"language", "region", "timezone", "contact"}:
             if not isinstance(value, str):
                 raise doc.error(where, f"settings.{key} must be text")

@@ -18,9 +18,23 @@ WatcherError
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class WatcherError(Exception):
     """Root of every error watcher raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors come back from the pool's processes pickled; the subclasses' own __init__
+        # signatures differ from their args, so they are rebuilt from their attributes instead.
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[WatcherError], args: tuple[Any, ...], state: dict[str, Any]) -> WatcherError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(WatcherError):

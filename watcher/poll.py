@@ -1,7 +1,14 @@
 """One poll cycle: the stages wired together, one source at a time per worker thread.
 
-    plan -> fetch -> parse (-> next pages) -> normalise     in a worker thread, per source
-    match -> score -> store                                 in the calling thread, as results arrive
+    plan -> fetch (-> next pages)                in a worker thread, per source
+        each answer: parse -> normalise -> match -> score
+                                                in a pool process (large polls), else that thread
+    store                                       in the calling thread, as results arrive
+
+Reading an answer is pure Python, held to one core by the interpreter lock: a large poll hands
+each answer to a pool of processes, one per core (processes.py), while its threads go on
+fetching. A small poll, or a machine of one core, reads in the fetching threads. A pool that
+cannot start or breaks is not an error: the threads read for themselves.
 
 A source's failure is a value (SourceResult with status "error"), never an exception that
 stops the others. Each source's results are stored in one transaction.
@@ -11,25 +18,38 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from watcher import schedule
 from watcher.errors import HTTPStatusError, WatcherError
 from watcher.fetch import Fetcher
 from watcher.match import Matcher, compile_queries
-from watcher.normalise import normalise
-from watcher.score import score
+from watcher.processes import Pool, PoolUnavailable, cores
+from watcher.read import PROCESS_PRELOAD, hits_of, read_in_process, read_page, start_process
 from watcher.sources import adapter, explain_error, recover_from
 from watcher.store import Store
-from watcher.types import Config, FetchRequest, Hit, Item, RawItem, SourceResult, SourceSpec, SourceState
+from watcher.types import (
+    Config,
+    Fetched,
+    FetchRequest,
+    Hit,
+    Parsed,
+    SourceResult,
+    SourceSpec,
+    SourceState,
+)
 
 log = logging.getLogger("watcher.poll")
 
 MAX_REQUESTS_PER_POLL = 50  # pages and follow-ups of one source in one poll
 STOP_CHECK = 0.5  # seconds between looks at the stop signal while sources are being fetched
+# `processes: auto` starts the pool for polls of at least this many sources: below that, starting
+# it (about 0.2 s of CPU per process) costs more than it saves.
+AUTO_POOL_SOURCES = 20
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,24 @@ class PollReport:
 def fetch_source(
     spec: SourceSpec, state: SourceState | None, config: Config, fetcher: Fetcher, now: datetime
 ) -> SourceResult:
-    """Plan, fetch, parse and normalise one source. Never raises for the source's own faults.
+    """Plan, fetch, parse and normalise one source. Never raises for the source's own faults."""
+    result, hits = fetch_hits(spec, state, config, fetcher, now, compile_queries(config.queries))
+    return replace(result, items=tuple(h.item for h in hits))
+
+
+def fetch_hits(
+    spec: SourceSpec,
+    state: SourceState | None,
+    config: Config,
+    fetcher: Fetcher,
+    now: datetime,
+    matcher: Matcher,
+    pool: Pool | None = None,
+) -> tuple[SourceResult, list[Hit]]:
+    """Plan, fetch and read one source: its result and its items, matched and scored.
+
+    Each answer is read (parse -> normalise -> match -> score) in one of the pool's processes
+    when there is a pool, else here. Never raises for the source's own faults.
 
     When a request fails after others succeeded (a rate limit on the third page, a login that
     worked before a search was refused), what was read so far is kept with the cursor as the
@@ -55,10 +92,14 @@ def fetch_source(
     return, so nothing is skipped, and a renewed session is not thrown away.
     """
     cursor = dict(state.cursor) if state else {}
-    raw_items: list[RawItem] = []
+    hits: dict[str, Hit] = {}  # by key: the same entry twice in one poll (feeds do that) is kept once
     statuses: set[int] = set()
     moved: str | None = None
-    failure: SourceResult | None = None
+
+    def keep(page: list[Hit]) -> None:
+        for hit in page:
+            hits.setdefault(hit.item.key, hit)
+
     try:
         source = adapter(spec.kind)
         pending: list[FetchRequest] = source.plan(spec, cursor, config.queries, config.settings)
@@ -76,54 +117,61 @@ def fetch_source(
                 recovered = recover_from(source, spec, request, exc, cursor)
                 if recovered is None:
                     raise
-                parsed = recovered
+                parsed, page = recovered, hits_of(matcher, recovered.items, spec, now)
             else:
                 statuses.add(fetched.status)
                 if fetched.permanent_url and request.url in (spec.url, None):
                     moved = fetched.permanent_url
-                parsed = source.parse(spec, fetched, cursor)
+                parsed, page = _read(pool, matcher, spec, fetched, cursor, now)
             if parsed.cursor is not None:
                 cursor = dict(parsed.cursor)
-            raw_items.extend(parsed.items)
+            keep(page)
             pending.extend(parsed.next)
     except HTTPStatusError as exc:
         failure = SourceResult(
             spec,
             "error",
+            cursor=cursor,
             error=explain_error(source, spec, exc),
             retry_after=exc.retry_after,
             gone=exc.status == 410,
             auth_problem=exc.status in (401, 403),
         )
+        return failure, list(hits.values())
     except WatcherError as exc:  # FetchError, ParseError, ConfigError from plan...
-        failure = SourceResult(spec, "error", error=str(exc))
+        return SourceResult(spec, "error", cursor=cursor, error=str(exc)), list(hits.values())
     except Exception as exc:  # a bug in an adapter must not stop the other sources
         log.exception("%s: unexpected error", spec.name)
-        return SourceResult(spec, "error", error=f"internal error: {type(exc).__name__}: {exc}")
-    items: list[Item] = []
-    seen: set[str] = set()
-    for raw in raw_items:
-        if raw.key in seen:  # the same entry twice in one answer (feeds do that)
-            continue
-        seen.add(raw.key)
-        try:
-            items.append(normalise(raw, source=spec.name, seen_at=now))
-        except Exception as exc:  # one bad entry costs that entry, not the feed
-            log.warning("%s: skipped an entry (%s: %s)", spec.name, type(exc).__name__, exc)
-    if failure is not None:
-        return replace(failure, items=tuple(items), cursor=cursor)
+        return SourceResult(spec, "error", error=f"internal error: {type(exc).__name__}: {exc}"), []
     status = "not_modified" if statuses == {304} else "ok"
-    return SourceResult(spec, status, items=tuple(items), cursor=cursor, permanent_url=moved)
+    return SourceResult(spec, status, cursor=cursor, permanent_url=moved), list(hits.values())
 
 
-def score_items(matcher: Matcher, items: Sequence[Item], source_weight: float, now: datetime) -> list[Hit]:
-    """Match and score every item; non-matching items are kept too, with score 0."""
-    hits = []
-    for item in items:
-        matches = tuple(matcher.match(item.title, item.text))
-        value, breakdown = score(item, matches, source_weight=source_weight, now=now) if matches else (0, {})
-        hits.append(Hit(item, matches, value, breakdown))
-    return hits
+def _read(
+    pool: Pool | None,
+    matcher: Matcher,
+    spec: SourceSpec,
+    fetched: Fetched,
+    cursor: Mapping[str, Any],
+    now: datetime,
+) -> tuple[Parsed, list[Hit]]:
+    if pool is not None and fetched.body:
+        try:
+            return pool.run(read_in_process, spec, fetched, cursor, now)
+        except PoolUnavailable:
+            pass  # said once in the log by the pool; the work is done here
+    return read_page(matcher, spec, fetched, cursor, now)
+
+
+def pool_size(setting: int | None, sources: int, cpus: int) -> int:
+    """How many processes a poll of `sources` sources reads with: 0 means none (this process).
+
+    `setting` is `processes` of feeds.yaml: a number, or None for auto (one per core, for a
+    poll of at least AUTO_POOL_SOURCES sources on a machine of more than one core).
+    """
+    if setting is not None:
+        return setting
+    return cpus if cpus > 1 and sources >= AUTO_POOL_SOURCES else 0
 
 
 def run_poll(
@@ -150,17 +198,22 @@ def run_poll(
         on_start(len(todo))
     if not todo:
         return reports
-    pool = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
+    size = pool_size(config.settings.processes, len(todo), cores())
+    pool = Pool(size, start_process, (config.queries,), preload=PROCESS_PRELOAD) if size else None
+    threads = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
     try:
-        pending = {pool.submit(fetch_source, spec, states.get(spec.name), config, fetcher, now) for spec in todo}
+        pending = {
+            threads.submit(fetch_hits, spec, states.get(spec.name), config, fetcher, now, matcher, pool)
+            for spec in todo
+        }
         while pending:
             # wake at least every STOP_CHECK seconds, so a stop is seen even while a slow source drips
             done, pending = wait(pending, timeout=STOP_CHECK, return_when=FIRST_COMPLETED)
             for future in done:  # what has arrived is stored, even on a stop
-                result = future.result()
+                result, hits = future.result()
                 state = states.get(result.spec.name)
-                report = _store_result(store, matcher, result, state, config, clock(), rand())
+                report = _store_result(store, result, hits, state, config, clock(), rand())
                 reports.append(report)
                 if on_result:
                     on_result(report)
@@ -170,15 +223,17 @@ def run_poll(
     finally:
         # On a stop, sources not started are cancelled and running fetches are not waited for:
         # they end by their own deadline and nothing of theirs is stored (they are polled again later).
-        pool.shutdown(wait=not stopped, cancel_futures=True)
+        if pool is not None:
+            pool.close(wait=not stopped)
+        threads.shutdown(wait=not stopped, cancel_futures=True)
     store.checkpoint()  # what this poll stored is on disk, not only in the write-ahead log
     return reports
 
 
 def _store_result(
     store: Store,
-    matcher: Matcher,
     result: SourceResult,
+    hits: Sequence[Hit],
     state: SourceState | None,
     config: Config,
     now: datetime,
@@ -186,7 +241,7 @@ def _store_result(
 ) -> PollReport:
     spec = result.spec
     failures = (state.failures + 1 if state else 1) if result.status == "error" else 0
-    hits = score_items(matcher, result.items, spec.weight, now)
+    result = replace(result, items=tuple(h.item for h in hits))
     saved = store.save_source(
         result,
         hits,

@@ -59,7 +59,8 @@ class Settings:
     default_interval: int = 1800
     timeout: float = 20.0  # total deadline of one HTTP request, seconds
     max_body_bytes: int = 10 * 1024 * 1024  # cap on the decoded body
-    max_workers: int = 32
+    max_workers: int = 32  # requests at once (threads)
+    processes: int | None = None  # matching processes: None is auto (one per core for a large poll), 0 none
     per_host: int = 2  # concurrent requests to one host
     contact: str = ""  # appended to the User-Agent, e.g. an e-mail or a URL
     cluster_days: int = 3

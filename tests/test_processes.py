@@ -1,0 +1,185 @@
+"""The pool of processes: work done in other processes, errors brought back whole, a broken pool
+handed back to the caller; and a poll read by a pool storing exactly what one process stores."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.feedgen import Entry, etag_feed, rss
+from tests.loopback import LoopbackServer, Response
+from watcher.config import parse_feeds, parse_keywords
+from watcher.errors import ConfigError, HTTPStatusError, NotAFeed
+from watcher.fetch import Fetcher
+from watcher.poll import AUTO_POOL_SOURCES, pool_size, run_poll
+from watcher.processes import Pool, PoolUnavailable
+from watcher.store import Store
+from watcher.types import Config
+
+KEYWORDS = 'coworking\ntiers-lieux\n"équilibre de vie"\nfablab\n'
+
+# Set in each pool process by its initializer: proves the initializer ran there.
+_started_with: str | None = None
+
+
+def _remember(value: str) -> None:
+    global _started_with
+    _started_with = value
+
+
+def _where_and_what() -> tuple[int, str | None]:
+    return os.getpid(), _started_with
+
+
+def _refuse(status: int) -> None:
+    raise HTTPStatusError(status, f"HTTP {status} from the test", retry_after=12.5)
+
+
+def _not_a_feed() -> None:
+    raise NotAFeed("an HTML page, not a feed", ("https://example.org/feed.xml",))
+
+
+def test_work_runs_in_another_process_set_up_by_the_initializer() -> None:
+    pool = Pool(2, _remember, ("ready",), preload=["tests.test_processes"])
+    try:
+        pid, started = pool.run(_where_and_what)
+    finally:
+        pool.close()
+    assert pid != os.getpid()
+    assert started == "ready"
+    assert _started_with is None  # this process was never set up
+
+
+def test_errors_raised_in_a_pool_process_come_back_with_their_fields() -> None:
+    pool = Pool(1, _remember, ("ready",))
+    try:
+        with pytest.raises(HTTPStatusError) as refused:
+            pool.run(_refuse, 429)
+        with pytest.raises(NotAFeed) as page:
+            pool.run(_not_a_feed)
+        # the pool still works after its work raised
+        assert pool.run(_where_and_what)[1] == "ready"
+    finally:
+        pool.close()
+    assert (refused.value.status, refused.value.retry_after, str(refused.value)) == (
+        429,
+        12.5,
+        "HTTP 429 from the test",
+    )
+    assert page.value.feed_links == ("https://example.org/feed.xml",)
+    assert "advertises: https://example.org/feed.xml" in str(page.value)
+
+
+def test_a_pool_whose_process_dies_hands_the_work_back_for_good() -> None:
+    pool = Pool(1, _remember, ("ready",))
+    try:
+        with pytest.raises(PoolUnavailable):
+            pool.run(os._exit, 3)  # the process dies in the middle of its work
+        with pytest.raises(PoolUnavailable):  # and the pool is not tried again
+            pool.run(_where_and_what)
+    finally:
+        pool.close()
+
+
+def test_a_closed_pool_takes_no_more_work() -> None:
+    pool = Pool(1, _remember, ("ready",))
+    pool.close()
+    with pytest.raises(PoolUnavailable):
+        pool.run(_where_and_what)
+
+
+def test_auto_uses_one_process_per_core_for_large_polls_only() -> None:
+    assert pool_size(None, AUTO_POOL_SOURCES, cpus=4) == 4
+    assert pool_size(None, AUTO_POOL_SOURCES - 1, cpus=4) == 0  # starting the pool costs more
+    assert pool_size(None, 500, cpus=1) == 0  # one core: nothing to gain
+    assert pool_size(0, 500, cpus=4) == 0  # the setting wins
+    assert pool_size(3, 1, cpus=1) == 3
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", None), ("0", 0), ("2", 2)], ids=["auto", "none", "two"])
+def test_processes_setting_reads_auto_and_whole_numbers(value: str, expected: int | None) -> None:
+    _, settings = parse_feeds(f"settings:\n  processes: {value}\nfeeds: []\n", "feeds.yaml", env={})
+    assert settings.processes == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5", "true", "1000"])
+def test_processes_setting_refuses_other_values_naming_the_line(value: str) -> None:
+    with pytest.raises(ConfigError) as bad:
+        parse_feeds(f"settings:\n  timeout: 5\n  processes: {value}\nfeeds: []\n", "feeds.yaml", env={})
+    assert bad.value.line == 3
+    assert "processes" in bad.value.problem
+
+
+def _config(server: LoopbackServer, processes: int) -> Config:
+    feeds = "".join(
+        f"  - name: {name}\n    kind: rss\n    url: {server.url('/' + name)}\n"
+        for name in ("alpha", "beta", "gamma", "broken", "page")
+    )
+    specs, settings = parse_feeds(
+        f"settings:\n  timeout: 5\n  processes: {processes}\nfeeds:\n{feeds}", "feeds.yaml", env={}
+    )
+    return Config(specs, parse_keywords(KEYWORDS), settings)
+
+
+def _stored(path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as conn:
+        items = conn.execute(
+            """SELECT canonical_url, title, text, published, score, keywords,
+                      (SELECT group_concat(source, ',') FROM
+                        (SELECT source FROM item_sources WHERE item_id = items.id ORDER BY source))
+               FROM items ORDER BY canonical_url"""
+        ).fetchall()
+        sources = conn.execute("SELECT name, last_status, last_error, cursor FROM sources ORDER BY name").fetchall()
+    return items, sources
+
+
+def test_a_poll_read_by_a_pool_stores_what_a_single_process_stores(
+    server: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = Entry("Le fablab et le coworking partagent un lieu", "https://news.example/shared")
+    server.route(
+        "/alpha",
+        etag_feed(
+            rss(
+                [
+                    Entry(
+                        "Un coworking ouvre à Sceaux", "https://news.example/a", body="<p>Des <b>tiers-lieux</b></p>"
+                    ),
+                    Entry("Météo du jour", "https://news.example/b"),
+                    shared,
+                ]
+            )
+        ),
+    )
+    server.route("/beta", etag_feed(rss([Entry("L'équilibre de vie au travail", "https://news.example/c"), shared])))
+    server.route(
+        "/gamma", etag_feed(rss([Entry(f"Fablab numéro {n}", f"https://news.example/g{n}") for n in range(30)]))
+    )
+    server.route("/broken", Response(500, {}, b"down"))
+    server.route("/page", Response(200, {"Content-Type": "text/html"}, b"<html><body>Hello</body></html>"))
+
+    reports = {}
+    new_hits = {}
+    for processes in (0, 2):
+        path = tmp_path / f"watch-{processes}.db"
+        with Store(path) as store, Fetcher(user_agent="watcher-test", timeout=5, max_body_bytes=1_000_000) as f:
+            done = run_poll(_config(server, processes), store, f, everything=True)
+        reports[processes] = sorted((r.name, r.status, r.items, r.error) for r in done)
+        # which of alpha and beta brings the shared story first depends on arrival: count the whole
+        new_hits[processes] = sum(r.new_hits for r in done)
+    assert not [r for r in caplog.records if r.name == "watcher.processes"]  # the pool did the reading
+    assert reports[2] == reports[0]
+    assert new_hits[2] == new_hits[0] == 33
+    assert _stored(tmp_path / "watch-2.db") == _stored(tmp_path / "watch-0.db")
+    items, sources = _stored(tmp_path / "watch-2.db")
+    assert len(items) == 34  # the shared story stored once
+    assert {name: status for name, status, _, _ in sources} == {
+        "alpha": "ok",
+        "beta": "ok",
+        "gamma": "ok",
+        "broken": "error",
+        "page": "error",
+    }

@@ -1,0 +1,110 @@
+"""A pool of processes for pure Python work, so that a large poll uses every core (the one multiprocessing user).
+
+The interpreter lock holds all Python code of one process to one core; parsing, normalising
+and matching are Python. The pool's processes are started at its first use, from a clean
+server process (multiprocessing's "forkserver"), never forked from the caller: the caller
+runs threads (fetching, the daemon's main loop), and a process forked from a threaded one may
+inherit a lock that some other thread held at that moment, and hang on it.
+
+The pool is an optimisation, never a requirement: when it cannot start (a sandbox without
+the system calls it needs) or breaks (a process killed), `run` raises `PoolUnavailable` and
+the caller does the work itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+log = logging.getLogger("watcher.processes")
+
+T = TypeVar("T")
+
+
+class PoolUnavailable(Exception):
+    """The pool cannot take work (not started, broken, or closed): do it in the calling process."""
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0))
+
+
+class Pool:
+    """`size` processes, each set up once by `initializer(*initargs)`, started at the first `run`.
+
+    `preload` names modules the server process imports once, so that each process starts
+    with them loaded. Thread-safe: any number of threads may call `run` at once.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        initializer: Callable[..., None],
+        initargs: tuple[Any, ...] = (),
+        preload: Sequence[str] = (),
+    ) -> None:
+        self.size = size
+        self._initializer = initializer
+        self._initargs = initargs
+        self._preload = list(preload)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+        self._failure: str | None = None
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) in one of the pool's processes; the caller's thread waits for the answer.
+
+        Exceptions raised by fn come back as they were raised. Raises PoolUnavailable when the
+        pool cannot do the work.
+        """
+        executor = self._start()
+        try:
+            future = executor.submit(fn, *args)
+        except RuntimeError as exc:  # closed meanwhile (a stopping poll), or broken (BrokenProcessPool)
+            self._fail(exc)
+            raise PoolUnavailable(str(exc) or type(exc).__name__) from None
+        try:
+            return future.result()
+        except (BrokenProcessPool, CancelledError) as exc:  # a process died, or the pool was closed
+            self._fail(exc)
+            raise PoolUnavailable(str(exc) or type(exc).__name__) from None
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the processes; work not started is dropped. Later `run` calls raise PoolUnavailable."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
+
+    def _start(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed or self._failure is not None:
+                raise PoolUnavailable(self._failure or "closed")
+            if self._executor is None:
+                try:
+                    context = multiprocessing.get_context("forkserver")
+                    context.set_forkserver_preload(self._preload)
+                    self._executor = ProcessPoolExecutor(
+                        self.size, mp_context=context, initializer=self._initializer, initargs=self._initargs
+                    )
+                except (OSError, ValueError) as exc:
+                    self._failure = f"{type(exc).__name__}: {exc}"
+                    log.warning("no pool of processes (%s): the work is done in this process", self._failure)
+                    raise PoolUnavailable(self._failure) from None
+            return self._executor
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._closed or self._failure is not None:
+                return
+            self._failure = f"{type(exc).__name__}: {exc}"
+        log.warning("the pool of processes stopped working (%s): the work is done in this process", self._failure)

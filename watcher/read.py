@@ -1,0 +1,77 @@
+"""Reading one answer of a source: parse -> normalise -> match -> score, the pure middle of a poll.
+
+No I/O: it takes what was fetched and gives hits. It runs in the poll's fetching threads or,
+for a large poll, in a pool process (see processes.py): `start_process` and `read_in_process`
+are the pool's side, and this module imports nothing the pool processes do not need (no
+HTTP client, no database), so that they start small.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from watcher.match import Matcher, compile_queries
+from watcher.normalise import normalise
+from watcher.score import score
+from watcher.sources import adapter
+from watcher.types import Fetched, Hit, Item, Parsed, Query, RawItem, SourceSpec
+
+log = logging.getLogger("watcher.poll")
+
+# What the pool's server process imports once, before it starts each pool process.
+PROCESS_PRELOAD = ["watcher.read", "watcher.sources.rss", "fastfeedparser"]
+
+
+def hits_of(matcher: Matcher, raws: Sequence[RawItem], spec: SourceSpec, now: datetime) -> list[Hit]:
+    """normalise -> match -> score for raw items of the source `spec`; a bad entry is skipped, logged."""
+    items: list[Item] = []
+    for raw in raws:
+        try:
+            items.append(normalise(raw, source=spec.name, seen_at=now))
+        except Exception as exc:  # one bad entry costs that entry, not the feed
+            log.warning("%s: skipped an entry (%s: %s)", spec.name, type(exc).__name__, exc)
+    return score_items(matcher, items, spec.weight, now)
+
+
+def score_items(matcher: Matcher, items: Sequence[Item], source_weight: float, now: datetime) -> list[Hit]:
+    """Match and score every item; non-matching items are kept too, with score 0."""
+    hits = []
+    for item in items:
+        matches = tuple(matcher.match(item.title, item.text))
+        value, breakdown = score(item, matches, source_weight=source_weight, now=now) if matches else (0, {})
+        hits.append(Hit(item, matches, value, breakdown))
+    return hits
+
+
+def read_page(
+    matcher: Matcher, spec: SourceSpec, fetched: Fetched, cursor: Mapping[str, Any], now: datetime
+) -> tuple[Parsed, list[Hit]]:
+    """One answer read through the pure stages: what the adapter made of it (its items left
+    out: they come back as hits), and its items normalised, matched and scored."""
+    parsed = adapter(spec.kind).parse(spec, fetched, cursor)
+    return replace(parsed, items=()), hits_of(matcher, parsed.items, spec, now)
+
+
+# In a pool process: the poll's queries, compiled once when the process starts.
+_process_matcher: Matcher | None = None
+
+
+def start_process(queries: tuple[Query, ...]) -> None:
+    """A pool process's set-up: compile the poll's queries once."""
+    global _process_matcher
+    _process_matcher = compile_queries(queries)
+    # the parent's log configuration does not reach a process started by the server: warnings
+    # (a skipped entry) go to stderr, where the daemon's own go under systemd
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def read_in_process(
+    spec: SourceSpec, fetched: Fetched, cursor: Mapping[str, Any], now: datetime
+) -> tuple[Parsed, list[Hit]]:
+    """read_page in a pool process, with the queries it was started with."""
+    assert _process_matcher is not None, "a pool process starts with its queries"
+    return read_page(_process_matcher, spec, fetched, cursor, now)
