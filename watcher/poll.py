@@ -149,6 +149,7 @@ def run_poll(
     if on_start:
         on_start(len(todo))
     if not todo:
+        store.index_new()  # the backlog of a poll killed before its end, if any (a cheap read otherwise)
         return reports
     pool = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
@@ -171,6 +172,9 @@ def run_poll(
         # On a stop, sources not started are cancelled and running fetches are not waited for:
         # they end by their own deadline and nothing of theirs is stored (they are polled again later).
         pool.shutdown(wait=not stopped, cancel_futures=True)
+    # Full-text indexing in one go, stopped poll or not; a poll killed before this line leaves
+    # its items unindexed (not found by search) until the next poll's index_new takes them.
+    store.index_new()
     store.checkpoint()  # what this poll stored is on disk, not only in the write-ahead log
     return reports
 
