@@ -79,6 +79,8 @@ def build(path: Path, count: int, seed: int = 1) -> int:
         conn.executemany("INSERT OR IGNORE INTO cluster_keys (key, published, item_id) VALUES (?, ?, ?)", clusters)
         print(f"  {min(start + BATCH, count):,} items", file=sys.stderr, end="\r")
     conn.execute("COMMIT")
+    with Store(path) as store:  # full-text index in one go, as a poll does at its end
+        store.index_new()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
     conn.close()

@@ -197,6 +197,7 @@ def run_poll(
     if on_start:
         on_start(len(todo))
     if not todo:
+        store.index_new()  # the backlog of a poll killed before its end, if any (a cheap read otherwise)
         return reports
     size = pool_size(config.settings.processes, len(todo), cores())
     pool = Pool(size, start_process, (config.queries,), preload=PROCESS_PRELOAD) if size else None
@@ -226,6 +227,9 @@ def run_poll(
         if pool is not None:
             pool.close(wait=not stopped)
         threads.shutdown(wait=not stopped, cancel_futures=True)
+    # Full-text indexing in one go, stopped poll or not; a poll killed before this line leaves
+    # its items unindexed (not found by search) until the next poll's index_new takes them.
+    store.index_new()
     store.checkpoint()  # what this poll stored is on disk, not only in the write-ahead log
     return reports
 

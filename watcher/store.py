@@ -4,7 +4,7 @@ Tables: `items` (one row per story URL, with its score and matched keywords; a h
 with score > 0), `item_sources` (which source gave which item under which key), `hit_keywords`
 (item x query, for filters and counts), `cluster_keys` (title signatures that group one news
 item told by several outlets), `sources` (per-source cursor, errors and schedule), and
-`items_fts` (full-text search, accents folded).
+`items_fts` (full-text search, accents folded, filled in bulk at the end of each poll).
 
 Writes take the lock up front (BEGIN IMMEDIATE) and one source's results are one transaction,
 so a crash loses at most the source in flight, and readers (the CLI while the daemon runs) are
@@ -182,8 +182,29 @@ _V4_DIGEST_COUNTS = """
 CREATE INDEX item_sources_first_seen ON item_sources(first_seen);
 """
 
+# Full-text indexing in bulk: a trigger indexing each inserted item made every source's small
+# transaction flush its own FTS segment (and merges), which cost more than storing the items.
+# Store.index_new indexes, in one statement, the items past `indexed_to` (ids only grow, so that
+# one number says exactly what is indexed; everything stored so far was indexed by the trigger).
+# The update and delete triggers stay, but act only on indexed rows: an external-content
+# 'delete' of values that were never indexed corrupts the index.
+_V5_BULK_FTS = """
+DROP TRIGGER items_ai;
+DROP TRIGGER items_ad;
+DROP TRIGGER items_au;
+CREATE TABLE fts_state (indexed_to INTEGER NOT NULL);
+INSERT INTO fts_state (indexed_to) SELECT COALESCE(MAX(id), 0) FROM items;
+CREATE TRIGGER items_ad AFTER DELETE ON items WHEN old.id <= (SELECT indexed_to FROM fts_state) BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+END;
+CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items WHEN old.id <= (SELECT indexed_to FROM fts_state) BEGIN
+    INSERT INTO items_fts(items_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO items_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS]
+MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS, _V5_BULK_FTS]
 
 
 def iso(dt: datetime) -> str:
@@ -365,7 +386,7 @@ class Store:
         by_url = {r[0]: _Stored(*r[1:]) for r in _select_in(conn, _STORED_COLUMNS, "canonical_url", urls)}
         gids = [h.item.global_id for h in hits if h.item.global_id and h.item.canonical_url not in by_url]
         by_gid = {r[0]: _Stored(*r[1:]) for r in _select_in(conn, _STORED_BY_GID, "global_id", gids)}
-        next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
+        next_id = int(conn.execute(_NEXT_ID).fetchone()[0])
 
         results: list[tuple[bool, bool, int]] = []
         new_rows: dict[int, list[Any]] = {}  # id -> the INSERT's values, still open to merges
@@ -536,11 +557,37 @@ class Store:
             params["limit"] = limit
         return [_hit_row(row) for row in self.db.query(sql, params)]
 
+    def index_new(self) -> int:
+        """Add the items stored since the last call to the full-text index, in one transaction.
+
+        Returns how many were indexed. The poll calls it once at its end: one bulk statement costs
+        a fraction of indexing each source's items as they are stored. A poll killed before it
+        leaves a backlog, which the next call indexes (everything past `indexed_to`).
+        """
+        conn = self.db.conn
+        try:  # the common case, nothing new (a poll with nothing due), without taking the write lock
+            if not conn.execute(_UNINDEXED).fetchone()[0]:
+                return 0
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read {self.path}: {exc}") from None
+        with self.write() as conn:
+            start = int(conn.execute("SELECT indexed_to FROM fts_state").fetchone()[0])
+            end = int(conn.execute("SELECT MAX(COALESCE(MAX(id), 0), ?) FROM items", (start,)).fetchone()[0])
+            indexed = conn.execute(
+                "INSERT INTO items_fts(rowid, title, text)"
+                " SELECT id, title, text FROM items WHERE id > ? AND id <= ? ORDER BY id",
+                (start, end),
+            ).rowcount
+            conn.execute("UPDATE fts_state SET indexed_to = ?", (end,))
+        return int(indexed)
+
     def search(self, fts_query: str, *, limit: int = 50, hits_only: bool = True) -> list[dict[str, Any]]:
         """Items whose title or text hold `fts_query` (FTS5 syntax, accents folded), best match first.
 
         The title counts ten times the text in the ranking (bm25). Raises SearchSyntaxError on a
-        query FTS5 cannot read.
+        query FTS5 cannot read. Search finds what finished polls stored: items are indexed in
+        bulk at the end of a poll (index_new), so those of a poll still running are not found
+        yet. It does not index them itself, as it may run read-only beside a writing daemon.
         """
         sql = f"""
             SELECT items.*, bm25(items_fts, 10.0, 1.0) AS rank,
@@ -1085,9 +1132,13 @@ def _marks(prefix: str, values: Sequence[Any], params: dict[str, Any]) -> str:
 
 
 _STORED_COLUMNS = "canonical_url, id, score, keywords"
+# Past the full-text mark too: were the newest items ever deleted, their ids must not come back
+# below it, or the new items would be taken as indexed (Store.index_new).
+_NEXT_ID = "SELECT MAX(COALESCE((SELECT MAX(id) FROM items), 0), (SELECT indexed_to FROM fts_state)) + 1"
 _STORED_BY_GID = "global_id, id, score, keywords"
 # Positions in the INSERT's values of the columns a later merge may change.
 _SCORE, _BREAKDOWN, _KEYWORDS = 13, 14, 15
+_UNINDEXED = "SELECT EXISTS (SELECT 1 FROM items WHERE id > (SELECT indexed_to FROM fts_state))"
 _CHUNK = 500  # bound variables per statement, well under SQLite's limit
 
 
