@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from watcher.dedupe import cluster_keys
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
 from watcher.score import score
@@ -38,12 +39,19 @@ def hits_of(matcher: Matcher, raws: Sequence[RawItem], spec: SourceSpec, now: da
 
 
 def score_items(matcher: Matcher, items: Sequence[Item], source_weight: float, now: datetime) -> list[Hit]:
-    """Match and score every item; non-matching items are kept too, with score 0."""
+    """Match and score every item; non-matching items are kept too, with score 0.
+
+    A hit also gets its title's cluster keys, which storing it needs: computed here, they are
+    computed in the pool's processes rather than in the thread that stores.
+    """
     hits = []
     for item in items:
         matches = tuple(matcher.match(item.title, item.text))
-        value, breakdown = score(item, matches, source_weight=source_weight, now=now) if matches else (0, {})
-        hits.append(Hit(item, matches, value, breakdown))
+        if matches:
+            value, breakdown = score(item, matches, source_weight=source_weight, now=now)
+            hits.append(Hit(item, matches, value, breakdown, cluster_keys(item.title) if value > 0 else None))
+        else:
+            hits.append(Hit(item, matches, 0, {}))
     return hits
 
 

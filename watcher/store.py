@@ -209,7 +209,9 @@ MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS, _V5_BUL
 
 def iso(dt: datetime) -> str:
     """UTC ISO 8601 with seconds, the one format stored and printed."""
-    return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if dt.tzinfo is not UTC:  # items come in UTC already: no conversion for them (a poll stores thousands)
+        dt = dt.astimezone(UTC)
+    return dt.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def parse_iso(text: str | None) -> datetime | None:
@@ -394,7 +396,7 @@ class Store:
         keyword_rows: list[tuple[int, str]] = []
         updates: list[tuple[str, int, str | None, int]] = []
         engagement: list[tuple[str, int]] = []
-        to_cluster: list[tuple[int, str, datetime]] = []
+        to_cluster: list[tuple[int, str, datetime, Sequence[str] | None]] = []
         for hit in hits:
             item = hit.item
             item_id = known.get(item.key)
@@ -442,7 +444,7 @@ class Store:
                 item.global_id,
                 hit.score,
                 json.dumps(hit.breakdown) if hit.matches else None,
-                json.dumps(list(hit.keywords)),
+                json.dumps(list(hit.keywords)) if hit.matches else "[]",
             ]
             fresh = _Stored(item_id, hit.score, list(hit.keywords))
             by_url.setdefault(item.canonical_url, fresh)
@@ -452,7 +454,7 @@ class Store:
             known[item.key] = item_id
             if hit.score > 0:
                 keyword_rows.extend((item_id, k) for k in hit.keywords)
-                to_cluster.append((item_id, item.title, item.published))
+                to_cluster.append((item_id, item.title, item.published, hit.cluster_keys))
             results.append((True, hit.score > 0, item_id))
 
         conn.executemany(
@@ -472,8 +474,8 @@ class Store:
         )
         conn.executemany("INSERT OR IGNORE INTO hit_keywords (item_id, query) VALUES (?, ?)", keyword_rows)
         conn.executemany("UPDATE items SET engagement = ? WHERE id = ?", engagement)
-        for item_id, title, published in to_cluster:
-            self._cluster(conn, item_id, title, published, cluster_days)
+        for item_id, title, published, keys in to_cluster:
+            self._cluster(conn, item_id, title, published, cluster_days, keys)
         return results
 
     @staticmethod
@@ -488,9 +490,22 @@ class Store:
             )
         return found
 
-    def _cluster(self, conn: sqlite3.Connection, item_id: int, title: str, published: datetime, days: int) -> None:
-        """Join the story of a near-identical headline published within `days`, found by signature."""
-        keys = cluster_keys(title)
+    def _cluster(
+        self,
+        conn: sqlite3.Connection,
+        item_id: int,
+        title: str,
+        published: datetime,
+        days: int,
+        keys: Sequence[str] | None = None,
+    ) -> None:
+        """Join the story of a near-identical headline published within `days`, found by signature.
+
+        `keys` are the title's cluster keys when the caller has them (a poll computes them where
+        it scores, off this thread).
+        """
+        if keys is None:
+            keys = cluster_keys(title)
         if not keys:
             return
         low, high = iso(published - timedelta(days=days)), iso(published + timedelta(days=days))
@@ -511,9 +526,10 @@ class Store:
                     conn.execute("UPDATE items SET cluster = ? WHERE id = ?", (story, other_id))
                 conn.execute("UPDATE items SET cluster = ? WHERE id = ?", (story, item_id))
                 break
+        stamp = iso(published)
         conn.executemany(
             "INSERT OR IGNORE INTO cluster_keys (key, published, item_id) VALUES (?, ?, ?)",
-            [(k, iso(published), item_id) for k in keys],
+            [(k, stamp, item_id) for k in keys],
         )
 
     # --- reads -----------------------------------------------------------------------------------

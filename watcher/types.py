@@ -184,6 +184,7 @@ class Hit:
     matches: tuple[QueryMatch, ...]
     score: int  # 0..100
     breakdown: Mapping[str, float]
+    cluster_keys: tuple[str, ...] | None = None  # the title's (dedupe.cluster_keys), when computed
 
     @property
     def keywords(self) -> tuple[str, ...]:
