@@ -33,7 +33,10 @@ class PoolUnavailable(Exception):
 
 def cores() -> int:
     """The cores this process may run on (its CPU affinity, not the machine's count)."""
-    return len(os.sched_getaffinity(0))
+    try:
+        return len(os.sched_getaffinity(0))
+    except OSError:  # refused by a system-call filter: the machine's count will do
+        return os.cpu_count() or 1
 
 
 class Pool:
