@@ -50,6 +50,10 @@ STOP_CHECK = 0.5  # seconds between looks at the stop signal while sources are b
 # `processes: auto` starts the pool for polls of at least this many sources: below that, starting
 # it (about 0.2 s of CPU per process) costs more than it saves.
 AUTO_POOL_SOURCES = 20
+# Items stored between two runs of the full-text indexing: one run per source costs five times
+# as much (each run writes and merges index segments), one run at the end of a large poll adds
+# its whole cost after the last fetch; batches of this size cost about what one run does.
+INDEX_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ def run_poll(
     pool = Pool(size, start_process, (config.queries,), preload=PROCESS_PRELOAD) if size else None
     threads = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
+    unindexed = 0
     try:
         pending = {
             threads.submit(fetch_hits, spec, states.get(spec.name), config, fetcher, now, matcher, pool)
@@ -215,6 +220,10 @@ def run_poll(
                 result, hits = future.result()
                 state = states.get(result.spec.name)
                 report = _store_result(store, result, hits, state, config, clock(), rand())
+                unindexed += len(hits)
+                if unindexed >= INDEX_BATCH:  # while other sources are still being fetched
+                    store.index_new()
+                    unindexed = 0
                 reports.append(report)
                 if on_result:
                     on_result(report)
