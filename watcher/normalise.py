@@ -112,8 +112,11 @@ def html_to_text(fragment: str) -> str:
     else:
         root = etree.fromstring(fragment, _HTML_PARSER) if fragment.strip() else None
         text = html.unescape(_tree_text(root)) if root is not None else ""
-    text = _TRAILING_CUT.sub("…", text)
-    return " ".join(_CONTROLS.sub("", text).split())
+    if "\xa0" in text:  # the cut's mark: without it the regex (a costly scan) cannot match
+        text = _TRAILING_CUT.sub("…", text)
+    if "&" in fragment:  # control characters left the fragment above; only references bring them back
+        text = _CONTROLS.sub("", text)
+    return " ".join(text.split())
 
 
 def unwrap_redirect(url: str) -> str:
