@@ -23,7 +23,7 @@ from lxml import etree
 from tests.conftest import DATA
 from tests.test_html_text import EDGE_CASES, corpus_fragments
 from tests.test_normalise import HTML_CASES
-from watcher.normalise import html_to_text
+from watcher.normalise import _paragraphs_text, html_to_text
 from watcher.sources.rss import parse_feed, parse_reference
 from watcher.types import RawItem
 
@@ -202,6 +202,37 @@ NASTY = [
     "<div>" * 10_000 + "sans fin",
     "<!-- " * 1000 + "x",
     "<p>" + "mot " * 20_000 + "</p>",
+    "<p>" + "x" * 99_990 + "</p>",
+    "<p>" + "x" * 100_000 + "</p>",
+    "<p>a</p></p>b",
+    "a</p>b",
+    "</p>a<p>b",
+    "<p>a<p>b</p></p>c",
+    "\ufeff<p>bom</p>",
+    "a\ufeff<p>b</p>",
+    "<p>a\ud800b</p>",
+    "<p>a\udc80</p>b",
+    "<p>a\ufffeb\uffffc</p>",
+    "<p>a\r\nb\rc</p>",
+    "<p>a</p>\n<p>b</p>",
+    "<p> a </p><p>b</p>",
+    "<p>a</p> <p>b</p>",
+    "<p></p><p></p>",
+    "<p>",
+    "</p>",
+    "<p>a<p",
+    "<p>a</p",
+    "<p>a>b</p>",
+    "<p>a\u00a0...</p>",
+    "<p>a</p>\u00a0…",
+    "<p>Ελληνικά 中文</p><p>😀</p>",
+    "<p>a\x1bb</p><p>c\x85d</p>",
+    "un  deux",
+    " un",
+    "un ",
+    "un\u2003deux",
+    "un\u3000deux",
+    "un\u200bdeux",
 ]
 
 
@@ -257,6 +288,17 @@ def random_fragments(count: int, seed: int) -> list[str]:
     return found
 
 
+def random_paragraphs(count: int, seed: int) -> list[str]:
+    """Seeded random fragments made mostly of <p>, </p> and text: the shape read without the parser."""
+    rng = random.Random(seed)
+    pieces = ["<p>", "</p>", "<p>", "</p>", "mot", "été", "中文", " ", "  ", "\n", "\r", "\u00a0", "\u2003", ">"]
+    rare = ["&amp;", "<b>", "<br>", "<p", "<", "\ufeff", "\ud800", "\x1b", "\x85", "<P>", "</P>", "<p >"]
+    return [
+        "".join(rng.choice(rare) if rng.random() < 0.03 else rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        for _ in range(count)
+    ]
+
+
 # ------------------------------------------------------------ html_to_text
 
 
@@ -272,7 +314,9 @@ def test_html_to_text_reads_the_benchmark_feeds_as_before() -> None:
     items = bench_items()
     assert len(items) == 1000
     fragments = [f for item in items for f in (item.title, item.content)]
-    assert sum("<p>" in f for f in fragments) > 100  # the HTML contents are there, not only plain text
+    html_contents = [f for f in fragments if "<p>" in f]
+    assert len(html_contents) > 100  # the HTML contents are there, not only plain text
+    assert all(_paragraphs_text(f) is not None for f in html_contents)  # and they take the path without parser
     assert differences(fragments) == []
 
 
@@ -289,6 +333,13 @@ def test_html_to_text_reads_nasty_fragments_as_before(fragment: str) -> None:
 
 def test_html_to_text_reads_random_markup_as_before() -> None:
     assert differences(random_fragments(3000, seed=20260115)) == []
+
+
+def test_html_to_text_reads_random_paragraphs_as_before() -> None:
+    fragments = random_paragraphs(5000, seed=7)
+    assert sum(_paragraphs_text(f) is not None for f in fragments if "<" in f) > 1000  # both paths are exercised
+    assert sum(_paragraphs_text(f) is None for f in fragments if "<" in f) > 1000
+    assert differences(fragments) == []
 
 
 def test_html_to_text_raises_as_before_on_a_declared_encoding() -> None:
