@@ -213,8 +213,9 @@ def canonical_url(url: str) -> str:
         return url
     scheme = parts.scheme.lower()
     netloc = parts.netloc
-    if parts.hostname is not None:
-        host = parts.hostname.rstrip(".")  # already lower-cased by urlsplit
+    hostname = parts.hostname  # a property that parses the netloc anew on each read
+    if hostname is not None:
+        host = hostname.rstrip(".")  # already lower-cased by urlsplit
         if ":" in host:
             host = f"[{host}]"
         userinfo = netloc.rpartition("@")[0]
@@ -242,6 +243,11 @@ def _title_from_url(url: str) -> str:
     if host and words:
         return f"{host}: {words}"
     return host or words or url
+
+
+def _strip_controls(value: str | None) -> str | None:
+    # A printable string holds no control character: the regex would find nothing to remove.
+    return _CONTROLS.sub("", value) if value and not value.isprintable() else value
 
 
 def _to_utc(moment: datetime) -> datetime:
@@ -278,8 +284,8 @@ def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
         title=title,
         text=text,
         published=published,
-        author=_CONTROLS.sub("", raw.author) if raw.author else raw.author,
-        publisher=_CONTROLS.sub("", raw.publisher) if raw.publisher else raw.publisher,
+        author=_strip_controls(raw.author),
+        publisher=_strip_controls(raw.publisher),
         language=raw.language,
         engagement=dict(raw.engagement),
         no_reuse=raw.no_reuse,
