@@ -55,11 +55,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FUTURE_SLACK = timedelta(days=1)
 
 
-# Markup made of paragraphs alone is read without the parser (see _paragraphs_text), unless it
-# holds one of these: the parser drops a leading byte order mark, lxml cuts the text at a surrogate.
-_UNSAFE_FOR_SIMPLE = re.compile("[\ufeff\ud800-\udfff]")
-_SIMPLE_LIMIT = 100_000
-
 _HTML_PARSER = etree.HTMLParser(recover=True, no_network=True, remove_blank_text=False)
 
 
@@ -95,33 +90,6 @@ def _tree_text(root: Any) -> str:
     return "".join(out)
 
 
-def _paragraphs_text(fragment: str) -> str | None:
-    """The words _tree_text would give for markup made only of <p> and </p>, without parsing; else None.
-
-    The caller has checked there is no "&" (a reference needs the parser's decoding), no byte
-    order mark (the parser drops a leading one) and no surrogate (lxml cuts the text at one).
-    The parser keeps such a fragment's text in document order: `<p>` opens a paragraph (closing
-    an open one), `</p>` closes the open one and is ignored when none is open (so it must not
-    separate words then). The pieces between the tags are joined by newlines: the walk's
-    newlines at the paragraphs' edges, maybe not as many, but the caller collapses them.
-    """
-    if len(fragment) > _SIMPLE_LIMIT:  # beyond, the parser's own limits (a 10 MB text is dropped) apply
-        return None
-    pieces = fragment.split("<")
-    texts = [pieces[0]]
-    is_open = False
-    for piece in pieces[1:]:
-        if piece.startswith("p>"):
-            is_open = True
-            texts.append(piece[2:])
-        elif piece.startswith("/p>") and is_open:
-            is_open = False
-            texts.append(piece[3:])
-        else:
-            return None
-    return "\n".join(texts)
-
-
 def _is_collapsed(text: str) -> bool:
     # What " ".join(text.split()) would leave as it is: isprintable() is False for every
     # whitespace character but the space (and for every control character).
@@ -138,8 +106,7 @@ def html_to_text(fragment: str) -> str:
     "&nbsp;..." cut becomes "…". Whitespace runs collapse to one space.
 
     Text without markup never meets the HTML parser: its entities are decoded twice, as the
-    parser and the second pass would. Nor does markup made of paragraphs alone, without
-    references (see _paragraphs_text). Other markup is read by lxml's HTML parser (libxml2, as
+    parser and the second pass would. Markup is read by lxml's HTML parser (libxml2, as
     BeautifulSoup's lxml builder would, without building a soup).
     """
     # control characters (terminal escapes) go first: they are never text, and lxml refuses them
@@ -153,16 +120,8 @@ def html_to_text(fragment: str) -> str:
             return " ".join(fragment.split())
         text = html.unescape(html.unescape(fragment))
     else:
-        simple = None
-        if "&" not in fragment and (printable or not _UNSAFE_FOR_SIMPLE.search(fragment)):
-            simple = _paragraphs_text(fragment)
-        if simple is not None:
-            if printable and _is_collapsed(collapsed := " ".join(filter(None, simple.split("\n")))):
-                return collapsed
-            text = simple
-        else:
-            root = etree.fromstring(fragment, _HTML_PARSER) if fragment.strip() else None
-            text = html.unescape(_tree_text(root)) if root is not None else ""
+        root = etree.fromstring(fragment, _HTML_PARSER) if fragment.strip() else None
+        text = html.unescape(_tree_text(root)) if root is not None else ""
     if "\xa0" in text:  # the cut's mark: without it the regex (a costly scan) cannot match
         text = _TRAILING_CUT.sub("…", text)
     if "&" in fragment:  # control characters left the fragment above; only references bring them back
