@@ -216,11 +216,7 @@ def _rss(site: str, index: int, stories: list[Story], html: bool) -> bytes:
         f'<atom:link href="https://{site}/feed/" rel="self" type="application/rss+xml"/>\n',
     ]
     for s in stories:
-        if html:
-            body = "".join(f"<p>{escape(p)}</p>" for p in s.body)
-            description = f"<![CDATA[{body}]]>"
-        else:
-            description = escape(" ".join(s.body))
+        description = f"<![CDATA[{_html(site, s.body)}]]>" if html else escape(" ".join(s.body))
         out.append(
             f"<item>\n<title>{escape(s.title)}</title>\n<link>{escape(s.link)}</link>\n"
             f"<dc:creator>{escape(s.author)}</dc:creator>\n"
@@ -233,6 +229,27 @@ def _rss(site: str, index: int, stories: list[Story], html: bool) -> bytes:
     return "".join(out).encode()
 
 
+def _html(site: str, paragraphs: list[str]) -> str:
+    """Paragraphs as a blog's feed carries them: a picture on top of some, a link in the first
+    paragraph, words in bold or italics here and there (the same words as the plain text)."""
+    out = (
+        [f'<figure><img src="https://{site}/images/{len(paragraphs[0])}.jpg" alt=""/></figure>']
+        if len(paragraphs) % 2
+        else []
+    )
+    for n, paragraph in enumerate(paragraphs):
+        words = escape(paragraph).split(" ")
+        if len(words) > 6:
+            if n == 0:
+                words[2] = f'<a href="https://{site}/sujets/{len(words[2])}/">{words[2]}</a>'
+            elif n % 2:
+                words[4] = f"<strong>{words[4]}</strong>"
+            else:
+                words[1] = f"<em>{words[1]}</em>"
+        out.append(f"<p>{' '.join(words)}</p>")
+    return "".join(out)
+
+
 def _atom(site: str, index: int, stories: list[Story]) -> bytes:
     updated = max(s.published for s in stories).isoformat() if stories else EPOCH.isoformat()
     out = [
@@ -241,7 +258,7 @@ def _atom(site: str, index: int, stories: list[Story]) -> bytes:
         f'<link rel="alternate" href="https://{site}/"/>\n<link rel="self" href="https://{site}/atom.xml"/>\n',
     ]
     for s in stories:
-        body = "".join(f"<p>{escape(p)}</p>" for p in s.body)
+        body = _html(site, s.body)
         out.append(
             f'<entry>\n<title>{escape(s.title)}</title>\n<link rel="alternate" href="{escape(s.link)}"/>\n'
             f"<id>tag:{escape(s.guid)}</id>\n<published>{s.published.isoformat()}</published>\n"
