@@ -64,7 +64,8 @@ def french_feed() -> bytes:
         Entry(
             f"Le tiers-lieu n°{n} ouvre « l'atelier » & son fablab",
             f"https://example.org/actu/{n}?utm_source=rss",
-            f"<p>Au programme : <strong>réparation</strong> &amp; partage, n°{n}.</p>",
+            f'<p>Au programme : <strong>réparation</strong> &amp; <a href="https://example.org/partage">partage</a>,'
+            f' n°{n}.</p><p><img src="https://example.org/images/{n}.jpg" alt="atelier"></p>',
             guid=f"https://example.org/?p={n}" if n % 2 else None,
             hours_ago=n + 0.5,
         )

@@ -159,7 +159,9 @@ _REFERENCE_MARKS = (b"NFE/", GOOGLE_ALERTS_FEED_MARK.encode(), b"googlealerts", 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _UTF8_NAMES = frozenset(("utf-8", "utf8", "us-ascii", "ascii"))
 _ATOM_NS = "{http://www.w3.org/2005/Atom}"
-_RELATIVE_REF = re.compile(r"""(?:href|src)\s*=\s*["']?(?![a-z][a-z0-9+.-]*:|//)""", re.IGNORECASE)
+# A link or source that is not absolute. The quote is taken possessively (?+): were it optional
+# in the ordinary way, `href="https://..."` would match by leaving the quote out.
+_RELATIVE_REF = re.compile(r"""(?:href|src)\s*=\s*["']?+(?![a-z][a-z0-9+.-]*:|//)""", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 _STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
