@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watcher.store import Store
+from watcher.store import SourceSave, Store
 from watcher.types import Hit, Item, Query, QueryMatch, SourceResult, SourceSpec
 
 NOW = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)
@@ -56,3 +56,37 @@ def test_a_batch_merging_into_stored_items_updates_them_and_a_repeat_adds_nothin
         [row] = store.hits()
         assert (row["keywords"], row["score"]) == (["fablab", "maker"], 30)
         assert save(store, [hit("b", "https://example.org/x", "Le fablab ouvre", "fablab", score=30)]) == (0, 0, ())
+
+
+def test_sources_stored_together_share_one_story_and_each_get_their_state(tmp_path: Path) -> None:
+    other = SourceSpec(name="journal", kind="rss", url="https://example.net/feed")
+    story = "https://example.org/x"
+    with Store(tmp_path / "w.db") as store:
+        first, second = store.save_sources(
+            [
+                SourceSave(
+                    SourceResult(SPEC, "ok", cursor={"etag": "1"}),
+                    [hit("a", story, "Le fablab ouvre", "fablab", score=40)],
+                    NOW,
+                    NOW,
+                    0,
+                ),
+                SourceSave(
+                    SourceResult(other, "error", cursor={"etag": "2"}, error="HTTP 500"),
+                    [hit("b", story, "Le fablab ouvre", "coworking", score=60)],
+                    NOW,
+                    NOW,
+                    1,
+                ),
+            ]
+        )
+        assert (first.new_items, first.new_hits, second.new_items, second.new_hits) == (1, 1, 0, 0)
+        [row] = store.hits()
+        assert (row["keywords"], row["score"], row["sources"]) == (["fablab", "coworking"], 60, ["blog", "journal"])
+        states = store.states()
+        assert (states["blog"].cursor, states["blog"].failures) == ({"etag": "1"}, 0)
+        assert (states["journal"].cursor, states["journal"].failures, states["journal"].last_error) == (
+            {"etag": "2"},
+            1,
+            "HTTP 500",
+        )

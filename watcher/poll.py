@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from watcher.match import Matcher, compile_queries
 from watcher.processes import Pool, PoolUnavailable, cores
 from watcher.read import PROCESS_PRELOAD, hits_of, read_in_process, read_page, start_process
 from watcher.sources import adapter, explain_error, recover_from
-from watcher.store import Store
+from watcher.store import SourceSave, Store
 from watcher.types import (
     Config,
     Fetched,
@@ -54,6 +55,11 @@ AUTO_POOL_SOURCES = 20
 # as much (each run writes and merges index segments), one run at the end of a large poll adds
 # its whole cost after the last fetch; batches of this size cost about what one run does.
 INDEX_BATCH = 5000
+# Sources stored in one transaction: up to STORE_BATCH of them, or what arrived within STORE_WAIT
+# seconds. Each commit writes the pages it changed (indexes included) to the log again: one per
+# source cost a third more than one per few sources.
+STORE_BATCH = 8
+STORE_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -208,28 +214,46 @@ def run_poll(
     threads = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
     unindexed = 0
+    arrived: list[tuple[SourceResult, list[Hit]]] = []  # fetched and read, not yet stored
+    first_arrival = 0.0
+
+    def store_arrived() -> None:
+        nonlocal unindexed
+        for report in _store_results(store, arrived, states, config, clock(), rand):
+            reports.append(report)
+            if on_result:
+                on_result(report)
+        unindexed += sum(len(hits) for _, hits in arrived)
+        arrived.clear()
+        if unindexed >= INDEX_BATCH:  # while other sources are still being fetched
+            store.index_new()
+            unindexed = 0
+
     try:
         pending = {
             threads.submit(fetch_hits, spec, states.get(spec.name), config, fetcher, now, matcher, pool)
             for spec in todo
         }
         while pending:
-            # wake at least every STOP_CHECK seconds, so a stop is seen even while a slow source drips
-            done, pending = wait(pending, timeout=STOP_CHECK, return_when=FIRST_COMPLETED)
-            for future in done:  # what has arrived is stored, even on a stop
-                result, hits = future.result()
-                state = states.get(result.spec.name)
-                report = _store_result(store, result, hits, state, config, clock(), rand())
-                unindexed += len(hits)
-                if unindexed >= INDEX_BATCH:  # while other sources are still being fetched
-                    store.index_new()
-                    unindexed = 0
-                reports.append(report)
-                if on_result:
-                    on_result(report)
+            # wake at least every STOP_CHECK seconds, so a stop is seen even while a slow source drips,
+            # and in time to store what arrived STORE_WAIT seconds ago
+            timeout = STOP_CHECK
+            if arrived:
+                timeout = min(timeout, max(0.0, first_arrival + STORE_WAIT - time.monotonic()))
+            done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                if not arrived:
+                    first_arrival = time.monotonic()
+                arrived.append(future.result())
+            if arrived and (
+                len(arrived) >= STORE_BATCH or not pending or time.monotonic() - first_arrival >= STORE_WAIT
+            ):
+                store_arrived()
             if stop():
                 stopped = True
                 break
+        if arrived:  # what has arrived is stored, even on a stop
+            store_arrived()
     finally:
         # On a stop, sources not started are cancelled and running fetches are not waited for:
         # they end by their own deadline and nothing of theirs is stored (they are polled again later).
@@ -243,28 +267,30 @@ def run_poll(
     return reports
 
 
-def _store_result(
+def _store_results(
     store: Store,
-    result: SourceResult,
-    hits: Sequence[Hit],
-    state: SourceState | None,
+    arrived: Sequence[tuple[SourceResult, list[Hit]]],
+    states: Mapping[str, SourceState],
     config: Config,
     now: datetime,
-    unit: float,
-) -> PollReport:
-    spec = result.spec
-    failures = (state.failures + 1 if state else 1) if result.status == "error" else 0
-    result = replace(result, items=tuple(h.item for h in hits))
-    saved = store.save_source(
-        result,
-        hits,
-        now=now,
-        next_poll=schedule.next_poll(spec, failures, result, now, unit),
-        failures=failures,
-        cluster_days=config.settings.cluster_days,
-    )
-    if result.status == "error":
-        log.warning("%s: error: %s", spec.name, result.error)
-    else:
-        log.info("%s: %s, %d items, %d new hits", spec.name, result.status, len(result.items), saved.new_hits)
-    return PollReport(spec.name, result.status, saved.new_hits, len(result.items), result.error, saved.hit_ids)
+    rand: Callable[[], float],
+) -> list[PollReport]:
+    """Store the sources that arrived, in one transaction; a report for each."""
+    saves = []
+    for result, hits in arrived:
+        spec = result.spec
+        state = states.get(spec.name)
+        failures = (state.failures + 1 if state else 1) if result.status == "error" else 0
+        result = replace(result, items=tuple(h.item for h in hits))
+        next_poll = schedule.next_poll(spec, failures, result, now, rand())
+        saves.append(SourceSave(result, hits, now, next_poll, failures))
+    reports = []
+    for save, saved in zip(saves, store.save_sources(saves, config.settings.cluster_days), strict=True):
+        result = save.result
+        name = result.spec.name
+        if result.status == "error":
+            log.warning("%s: error: %s", name, result.error)
+        else:
+            log.info("%s: %s, %d items, %d new hits", name, result.status, len(result.items), saved.new_hits)
+        reports.append(PollReport(name, result.status, saved.new_hits, len(result.items), result.error, saved.hit_ids))
+    return reports

@@ -221,6 +221,17 @@ def parse_iso(text: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class SourceSave:
+    """One source's poll results to store: its outcome, its items scored, its next poll."""
+
+    result: SourceResult
+    hits: Sequence[Hit]
+    now: datetime
+    next_poll: datetime
+    failures: int
+
+
+@dataclass(frozen=True)
 class Saved:
     """What storing one source's results changed."""
 
@@ -319,56 +330,70 @@ class Store:
         cluster_days: int = 3,
     ) -> Saved:
         """Store one source's items and its new state, in one transaction."""
+        return self.save_sources([SourceSave(result, hits, now, next_poll, failures)], cluster_days)[0]
+
+    def save_sources(self, saves: Sequence[SourceSave], cluster_days: int = 3) -> list[Saved]:
+        """Store several sources' items and new states in one transaction, in order.
+
+        Each source is stored whole or not at all (with the others of the transaction): its
+        items never without its new cursor, nor the other way round. One transaction per few
+        sources rather than one each: every commit writes the pages it changed (the indexes'
+        included) to the write-ahead log again.
+        """
+        with self.write() as conn:
+            return [self._save_one(conn, save, cluster_days) for save in saves]
+
+    def _save_one(self, conn: sqlite3.Connection, save: SourceSave, cluster_days: int) -> Saved:
+        result, now, next_poll, failures = save.result, save.now, save.next_poll, save.failures
         spec = result.spec
         new_items = new_hits = 0
         hit_ids: list[int] = []
-        with self.write() as conn:
-            for created, became_hit, item_id in self._save_items(conn, spec.name, hits, now, cluster_days):
-                new_items += created
-                if became_hit:
-                    new_hits += 1
-                    hit_ids.append(item_id)
-            ok = result.status != "error"
-            cursor = result.cursor
-            conn.execute(
-                """
-                INSERT INTO sources (name, kind, cursor, last_poll, last_success, last_status, last_error,
-                                     last_new, failures, next_poll, disabled_reason, permanent_url)
-                VALUES (:name, :kind, :cursor, :now, :success, :status, :error, :new, :failures, :next,
-                        :disabled, :moved)
-                ON CONFLICT(name) DO UPDATE SET
-                    kind = excluded.kind,
-                    cursor = COALESCE(:cursor_update, sources.cursor),
-                    last_poll = excluded.last_poll,
-                    last_success = COALESCE(excluded.last_success, sources.last_success),
-                    last_status = excluded.last_status,
-                    last_error = excluded.last_error,
-                    last_new = excluded.last_new,
-                    failures = excluded.failures,
-                    next_poll = excluded.next_poll,
-                    disabled_reason = excluded.disabled_reason,
-                    permanent_url = COALESCE(excluded.permanent_url, sources.permanent_url)
-                """,
-                {
-                    "name": spec.name,
-                    "kind": spec.kind,
-                    "cursor": json.dumps(cursor or {}),
-                    "cursor_update": json.dumps(cursor) if cursor is not None else None,
-                    "now": iso(now),
-                    "success": iso(now) if ok else None,
-                    "status": result.status,
-                    "error": result.error,
-                    "new": new_hits,
-                    "failures": failures,
-                    "next": iso(next_poll),
-                    "disabled": result.error if result.gone else None,
-                    "moved": result.permanent_url,
-                },
-            )
-            conn.execute(
-                "INSERT INTO poll_log (source, at, status, items, new_hits, error) VALUES (?, ?, ?, ?, ?, ?)",
-                (spec.name, iso(now), result.status, len(result.items), new_hits, result.error),
-            )
+        for created, became_hit, item_id in self._save_items(conn, spec.name, save.hits, now, cluster_days):
+            new_items += created
+            if became_hit:
+                new_hits += 1
+                hit_ids.append(item_id)
+        ok = result.status != "error"
+        cursor = result.cursor
+        conn.execute(
+            """
+            INSERT INTO sources (name, kind, cursor, last_poll, last_success, last_status, last_error,
+                                 last_new, failures, next_poll, disabled_reason, permanent_url)
+            VALUES (:name, :kind, :cursor, :now, :success, :status, :error, :new, :failures, :next,
+                    :disabled, :moved)
+            ON CONFLICT(name) DO UPDATE SET
+                kind = excluded.kind,
+                cursor = COALESCE(:cursor_update, sources.cursor),
+                last_poll = excluded.last_poll,
+                last_success = COALESCE(excluded.last_success, sources.last_success),
+                last_status = excluded.last_status,
+                last_error = excluded.last_error,
+                last_new = excluded.last_new,
+                failures = excluded.failures,
+                next_poll = excluded.next_poll,
+                disabled_reason = excluded.disabled_reason,
+                permanent_url = COALESCE(excluded.permanent_url, sources.permanent_url)
+            """,
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                "cursor": json.dumps(cursor or {}),
+                "cursor_update": json.dumps(cursor) if cursor is not None else None,
+                "now": iso(now),
+                "success": iso(now) if ok else None,
+                "status": result.status,
+                "error": result.error,
+                "new": new_hits,
+                "failures": failures,
+                "next": iso(next_poll),
+                "disabled": result.error if result.gone else None,
+                "moved": result.permanent_url,
+            },
+        )
+        conn.execute(
+            "INSERT INTO poll_log (source, at, status, items, new_hits, error) VALUES (?, ?, ?, ?, ?, ?)",
+            (spec.name, iso(now), result.status, len(result.items), new_hits, result.error),
+        )
         return Saved(new_items, new_hits, tuple(hit_ids))
 
     def _save_items(
