@@ -11,7 +11,8 @@ fetching. A small poll, or a machine of one core, reads in the fetching threads.
 cannot start or breaks is not an error: the threads read for themselves.
 
 A source's failure is a value (SourceResult with status "error"), never an exception that
-stops the others. Each source's results are stored in one transaction.
+stops the others. Each source's results are stored whole, in one transaction with the other
+sources that arrived about the same time.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ with score > 0), `item_sources` (which source gave which item under which key), 
 item told by several outlets), `sources` (per-source cursor, errors and schedule), and
 `items_fts` (full-text search, accents folded, filled in bulk at the end of each poll).
 
-Writes take the lock up front (BEGIN IMMEDIATE) and one source's results are one transaction,
-so a crash loses at most the source in flight, and readers (the CLI while the daemon runs) are
-never blocked thanks to WAL.
+Writes take the lock up front (BEGIN IMMEDIATE) and a source's results (items and new cursor)
+are stored whole in one transaction, alone or with a few other sources, so a crash loses at
+most the sources in flight, and readers (the CLI while the daemon runs) are never blocked
+thanks to WAL.
 """
 
 from __future__ import annotations
