@@ -71,6 +71,8 @@ def measure(name: str, argv: list[str], server_pid: int, note: str = "") -> tupl
         if done.returncode != 0:
             raise SystemExit(f"{name} failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-3000:]}")
         usage = json.loads(usage_file.read_text())
+    if usage["processes"] > 1:  # peak MB is then the largest sum over the processes (see spawn.py)
+        note += f"; {usage['processes']} processes, the main one {usage['main_maxrss_kb'] / 1024:.0f} MB"
     row = Row(name, wall, usage["cpu"], usage["maxrss_kb"] / 1024, None, server_cpu, note)
     return row, done.stdout
 
