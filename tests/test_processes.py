@@ -4,7 +4,9 @@ handed back to the caller; and a poll read by a pool storing exactly what one pr
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from watcher.errors import ConfigError, HTTPStatusError, NotAFeed
 from watcher.fetch import Fetcher
 from watcher.poll import AUTO_POOL_SOURCES, pool_size, run_poll
 from watcher.processes import Pool, PoolUnavailable
+from watcher.read import PROCESS_PRELOAD, start_process
 from watcher.store import Store
 from watcher.types import Config
 
@@ -183,3 +186,15 @@ def test_a_poll_read_by_a_pool_stores_what_a_single_process_stores(
         "broken": "error",
         "page": "error",
     }
+
+
+def test_a_reading_process_outlives_the_signals_meant_for_the_daemon() -> None:
+    pool = Pool(1, start_process, (parse_keywords(KEYWORDS),), preload=PROCESS_PRELOAD)
+    try:
+        pid = pool.run(os.getpid)
+        for meant_for_the_daemon in (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT):
+            os.kill(pid, meant_for_the_daemon)  # as `systemctl kill` or Ctrl-C sends to every process
+        time.sleep(0.2)
+        assert pool.run(os.getpid) == pid
+    finally:
+        pool.close()

@@ -9,6 +9,7 @@ HTTP client, no database), so that they start small.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -71,6 +72,10 @@ _process_matcher: Matcher | None = None
 def start_process(queries: tuple[Query, ...]) -> None:
     """A pool process's set-up: compile the poll's queries once."""
     global _process_matcher
+    # Signals meant for the daemon (a reload, "poll now", Ctrl-C in a terminal, which reaches the
+    # whole process group) would end a pool process: the daemon decides, and closes the pool.
+    for meant_for_the_daemon in (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT):
+        signal.signal(meant_for_the_daemon, signal.SIG_IGN)
     _process_matcher = compile_queries(queries)
     # the parent's log configuration does not reach a process started by the server: warnings
     # (a skipped entry) go to stderr, where the daemon's own go under systemd
