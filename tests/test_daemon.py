@@ -213,12 +213,14 @@ def test_logs_carry_journald_priorities_when_stderr_is_the_journal_stream(
     assert all(line.startswith("<") for line in lines)
 
 
+@pytest.mark.parametrize("processes", ["0", "2"], ids=["in-process", "pool"])
 def test_sigterm_during_a_slow_fetch_exits_0_within_seconds_and_keeps_what_arrived(
-    server: LoopbackServer, tmp_path: Path, notify: NotifySocket, daemons: list[Daemon]
+    server: LoopbackServer, tmp_path: Path, notify: NotifySocket, daemons: list[Daemon], processes: str
 ) -> None:
     server.route("/fast", Response(200, RSS, rss([Entry("Coworking rapide", "https://news.example/fast")])))
     server.route("/slow", Response(200, RSS, rss([Entry("Coworking lent", "https://news.example/slow")]), delay=20))
-    (tmp_path / "feeds.yaml").write_text(feeds_yaml(server, "/fast", "/slow"))
+    config = feeds_yaml(server, "/fast", "/slow").replace("settings:\n", f"settings:\n  processes: {processes}\n")
+    (tmp_path / "feeds.yaml").write_text(config)
     (tmp_path / "keywords.txt").write_text("coworking\n")
     daemon = Daemon(tmp_path, notify)
     daemons.append(daemon)
@@ -231,6 +233,7 @@ def test_sigterm_during_a_slow_fetch_exits_0_within_seconds_and_keeps_what_arriv
     notify.wait_for(lambda f: f == "STOPPING=1")
     assert [h["title"] for h in stored_hits(tmp_path)] == ["Coworking rapide"]
     assert integrity(tmp_path / "watch.db") == "ok"
+    assert "pool of processes" not in daemon.log()  # the pool read the fast feed and was closed quietly
 
 
 def test_a_keyword_added_while_running_matches_at_the_next_poll_and_a_broken_edit_keeps_the_old_ones(
