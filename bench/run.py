@@ -72,7 +72,10 @@ def measure(name: str, argv: list[str], server_pid: int, note: str = "") -> tupl
             raise SystemExit(f"{name} failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-3000:]}")
         usage = json.loads(usage_file.read_text())
     if usage["processes"] > 1:  # peak MB is then the largest sum over the processes (see spawn.py)
-        note += f"; {usage['processes']} processes, the main one {usage['main_maxrss_kb'] / 1024:.0f} MB"
+        note += (
+            f"; {usage['processes']} processes, the main one {usage['main_maxrss_kb'] / 1024:.0f} MB,"
+            f" {usage['pss_peak_kb'] / 1024:.0f} MB in all by PSS"
+        )
     row = Row(name, wall, usage["cpu"], usage["maxrss_kb"] / 1024, None, server_cpu, note)
     return row, done.stdout
 

@@ -11,9 +11,11 @@ A command may start processes of its own (watcher's pool of reading processes, s
 a server process that outlives the command by a moment). This process becomes their
 "subreaper": every descendant left behind is re-parented here and waited for, so its CPU time
 is counted (the kernel adds a process's waited-for children to it). CPU is the sum over all
-of them. Peak memory: the kernel's figure for the command's own process, and the largest sum
-of the resident sizes of the whole tree, sampled every 20 ms from /proc (memory shared
-between processes is counted in each: an upper bound).
+of them. Peak memory: the kernel's figure for the command's own process, or the largest sum
+of the resident sizes of the whole tree, sampled every 50 ms from /proc (memory shared
+between processes is counted in each: an upper bound), if larger. The largest sum of their
+proportional sizes (PSS: shared pages divided among the processes sharing them) is written
+too: what the tree really takes.
 """
 
 import ctypes
@@ -23,32 +25,45 @@ import sys
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
-PAGE = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_EVERY = 0.05  # seconds between two looks at the memory of the tree
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of every process under `root` (not `root` itself)."""
-    parents = {}
-    rss = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+def descendants(root: int) -> list[int]:
+    """Every process under `root`, found through /proc/PID/task/TID/children."""
+    found: list[int] = []
+    stack = [root]
+    while stack:
+        pid = stack.pop()
         try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{name}/statm") as f:
-                rss[int(name)] = int(f.read().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
             continue  # gone meanwhile
-        parents[int(name)] = int(fields[1])
-    total = 0
-    for pid, size in rss.items():
-        up = parents.get(pid)
-        while up is not None and up != root and up > 1:
-            up = parents.get(up)
-        if up == root:
-            total += size
-    return total
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(children)
+            stack.extend(children)
+    return found
+
+
+def tree_memory(root: int) -> tuple[int, int]:
+    """Resident and proportional (PSS) bytes of every process under `root` (not `root` itself).
+
+    PSS divides each shared page among the processes sharing it: its sum is what the tree takes.
+    """
+    rss = pss = 0
+    for pid in descendants(root):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines()[1:])
+            rss += int(fields["Rss"].split()[0]) * 1024
+            pss += int(fields["Pss"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):
+            continue  # gone meanwhile
+    return rss, pss
 
 
 if __name__ == "__main__":
@@ -66,14 +81,16 @@ if __name__ == "__main__":
     status = 0
     main_kb = 0
     tree_peak = 0
+    pss_peak = 0
     while True:
         try:
             done, code, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:  # the command and everything it left behind have ended
             break
         if done == 0:  # still running
-            tree_peak = max(tree_peak, tree_rss(me))
-            time.sleep(0.02)
+            rss, pss = tree_memory(me)
+            tree_peak, pss_peak = max(tree_peak, rss), max(pss_peak, pss)
+            time.sleep(SAMPLE_EVERY)
             continue
         cpu += usage.ru_utime + usage.ru_stime
         processes += 1
@@ -86,6 +103,7 @@ if __name__ == "__main__":
                 "cpu": cpu,
                 "maxrss_kb": max(main_kb, tree_peak // 1024),
                 "main_maxrss_kb": main_kb,
+                "pss_peak_kb": pss_peak // 1024,
                 "processes": processes,
             },
             f,
