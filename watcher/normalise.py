@@ -55,6 +55,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FUTURE_SLACK = timedelta(days=1)
 
 
+# lxml refuses a str that starts with an XML declaration naming an encoding (the parser would
+# drop the declaration anyway, as it drops any processing instruction).
+_XML_DECLARATION = re.compile(r"<\?xml[^>]*>")
+
 _HTML_PARSER = etree.HTMLParser(recover=True, no_network=True, remove_blank_text=False)
 
 
@@ -120,6 +124,8 @@ def html_to_text(fragment: str) -> str:
             return " ".join(fragment.split())
         text = html.unescape(html.unescape(fragment))
     else:
+        if fragment.startswith("<?xml"):
+            fragment = _XML_DECLARATION.sub("", fragment, count=1)
         root = etree.fromstring(fragment, _HTML_PARSER) if fragment.strip() else None
         text = html.unescape(_tree_text(root)) if root is not None else ""
     if "\xa0" in text:  # the cut's mark: without it the regex (a costly scan) cannot match
