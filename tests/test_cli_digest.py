@@ -116,6 +116,25 @@ def test_bad_digest_settings_exit_2_with_the_setting_named(tmp_path: Path) -> No
     args = write_config(tmp_path, "settings:\n  digest:\n    day: someday\nfeeds: []\n")
     result = CliRunner().invoke(main, [*args, "digest", "--preview"])
     assert result.exit_code == 2 and "settings.digest.day" in result.output
+    assert "feeds.yaml:3:" in result.output  # the line of `day: someday`
+
+
+@pytest.mark.parametrize(
+    ("settings", "line", "named"),
+    [
+        ("  timeout: 5\n  alerts:\n    min_score: 400\n", 4, "settings.alerts.min_score"),
+        ("  digest: weekly\n", 2, "settings.digest must be a mapping"),
+        ("  digest:\n    every: weekly\n    max_items: 0\n", 4, "settings.digest.max_items"),
+    ],
+    ids=["alert-score", "digest-not-a-mapping", "max-items"],
+)
+def test_digest_and_alert_settings_errors_name_their_line(
+    tmp_path: Path, settings: str, line: int, named: str
+) -> None:
+    args = write_config(tmp_path, f"settings:\n{settings}feeds: []\n")
+    result = CliRunner().invoke(main, [*args, "digest", "--preview"])
+    assert result.exit_code == 2
+    assert f"feeds.yaml:{line}: {named}" in result.output
 
 
 @pytest.mark.parametrize("command", [["digest"], ["notify"], ["notify", "test"], ["notify", "list"]])

@@ -578,3 +578,14 @@ def test_every_everyday_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+def test_a_bad_export_setting_is_named_with_its_line_and_nothing_is_exported(watch: Watch) -> None:
+    hits = watch.hits()
+    assert watch.run("relay", "pick", *[str(h["id"]) for h in hits]).exit_code == 0
+    watch.feeds.write_text(watch.feeds.read_text(encoding="utf-8").replace("gap: 30m", "gap: 1m"), encoding="utf-8")
+    out = watch.folder / "relay.csv"
+    result = watch.run("export", "--format", "hootsuite", "--out", str(out))
+    assert result.exit_code == 2
+    assert "feeds.yaml:7: settings.export.gap must be at least 5m" in result.output
+    assert not out.exists()

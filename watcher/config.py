@@ -203,6 +203,7 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
     defaults = Settings()
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
+    lines: dict[str, int] = {}
     for key, value in data.items():
         where = _child(node, key)
         if key in {"default_interval"}:
@@ -235,6 +236,11 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             known[key] = str(base / str(value))
         elif key in EXTRA_SETTINGS:
             extra[key] = value
+            if where is not None:
+                lines[key] = where.start_mark.line + 1
+            if isinstance(where, yaml.MappingNode):
+                for child_key, child in where.value:
+                    lines[f"{key}.{child_key.value}"] = child.start_mark.line + 1
         else:
             raise doc.error(
                 _child(node, key, want_key=True), f"unknown setting {key!r}{_suggest(key, _SETTINGS | EXTRA_SETTINGS)}"
@@ -246,7 +252,19 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             raise doc.error(
                 _child(node, "timezone"), f"unknown time zone {known['timezone']!r} (e.g. Europe/Paris)"
             ) from None
-    return Settings(**{**defaults.__dict__, **known, "extra": extra})
+    return Settings(**{**defaults.__dict__, **known, "extra": extra, "extra_lines": lines})
+
+
+_SETTING_NAMED = re.compile(r"settings\.([a-z_]+(?:\.[a-z_]+)?)")
+
+
+def setting_line(settings: Settings, message: str) -> int | None:
+    """The line in feeds.yaml of the setting a message names ("settings.digest.time: ..."), if known."""
+    named = _SETTING_NAMED.search(message)
+    if not named:
+        return None
+    name = named.group(1)
+    return settings.extra_lines.get(name) or settings.extra_lines.get(name.split(".")[0])
 
 
 def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], settings: Settings) -> SourceSpec:

@@ -66,6 +66,8 @@ class Settings:
     cluster_days: int = 3
     credentials_file: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys later stages own
+    # the line in feeds.yaml of each of them and of their keys ("digest", "digest.time"), for messages
+    extra_lines: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
