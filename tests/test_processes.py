@@ -198,3 +198,54 @@ def test_a_reading_process_outlives_the_signals_meant_for_the_daemon() -> None:
         assert pool.run(os.getpid) == pid
     finally:
         pool.close()
+
+
+def _pool_processes() -> list[int]:
+    """The processes the forkserver started (the pool's), found by their parent in /proc."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver._forkserver_pid  # the running server, if any
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server:
+                found.append(int(name))
+    return found
+
+
+def test_a_poll_whose_pool_dies_midway_reads_the_rest_itself_and_stores_everything(
+    server: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = [f"feed{n}" for n in range(12)]
+    for n, name in enumerate(names):
+        body = rss([Entry(f"Coworking numéro {n}", f"https://news.example/{n}")])
+        # the later half answers a second after the first results are stored and the pool is killed
+        server.route(
+            f"/{name}", Response(200, {"Content-Type": "application/rss+xml"}, body, delay=1.0 if n >= 6 else 0)
+        )
+    feeds = "".join(f"  - name: {name}\n    kind: rss\n    url: {server.url('/' + name)}\n" for name in names)
+    specs, settings = parse_feeds(f"settings:\n  timeout: 10\n  processes: 2\nfeeds:\n{feeds}", "feeds.yaml", env={})
+    killed: list[int] = []
+
+    def kill_the_pool(report: object) -> None:
+        if not killed:
+            killed.extend(_pool_processes())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    with (
+        Store(tmp_path / "watch.db") as store,
+        Fetcher(user_agent="watcher-test", timeout=10, max_body_bytes=10**6) as f,
+    ):
+        reports = run_poll(
+            Config(specs, parse_keywords(KEYWORDS), settings), store, f, everything=True, on_result=kill_the_pool
+        )
+        titles = sorted(h["title"] for h in store.hits())
+    assert killed  # the pool was running, and was killed after the first results
+    assert sorted((r.name, r.status, r.new_hits) for r in reports) == sorted((name, "ok", 1) for name in names)
+    assert titles == sorted(f"Coworking numéro {n}" for n in range(12))
+    assert any("pool of processes stopped working" in r.getMessage() for r in caplog.records)
