@@ -3,6 +3,7 @@ handed back to the caller; and a poll read by a pool storing exactly what one pr
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sqlite3
@@ -189,7 +190,7 @@ def test_a_poll_read_by_a_pool_stores_what_a_single_process_stores(
 
 
 def test_a_reading_process_outlives_the_signals_meant_for_the_daemon() -> None:
-    pool = Pool(1, start_process, (parse_keywords(KEYWORDS),), preload=PROCESS_PRELOAD)
+    pool = Pool(1, start_process, (parse_keywords(KEYWORDS), logging.WARNING), preload=PROCESS_PRELOAD)
     try:
         pid = pool.run(os.getpid)
         for meant_for_the_daemon in (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT):

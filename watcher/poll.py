@@ -211,7 +211,9 @@ def run_poll(
         store.index_new()  # the backlog of a poll killed before its end, if any (a cheap read otherwise)
         return reports
     size = pool_size(config.settings.processes, len(todo), cores())
-    pool = Pool(size, start_process, (config.queries,), preload=PROCESS_PRELOAD) if size else None
+    pool = (
+        Pool(size, start_process, (config.queries, log.getEffectiveLevel()), preload=PROCESS_PRELOAD) if size else None
+    )
     threads = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
     unindexed = 0

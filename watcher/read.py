@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from watcher import logs
 from watcher.dedupe import cluster_keys
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
@@ -69,17 +70,22 @@ def read_page(
 _process_matcher: Matcher | None = None
 
 
-def start_process(queries: tuple[Query, ...]) -> None:
-    """A pool process's set-up: compile the poll's queries once."""
+def start_process(queries: tuple[Query, ...], log_level: int) -> None:
+    """A pool process's set-up: its log lines as the poll's own, the poll's queries compiled once.
+
+    `log_level` is the level of the poll's logger in the process that started the pool: a
+    skipped entry is logged there as here, in the same form (journald priorities, secrets
+    redacted).
+    """
     global _process_matcher
     # Signals meant for the daemon (a reload, "poll now", Ctrl-C in a terminal, which reaches the
     # whole process group) would end a pool process: the daemon decides, and closes the pool.
     for meant_for_the_daemon in (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT):
         signal.signal(meant_for_the_daemon, signal.SIG_IGN)
+    logs.setup(daemon=True)
+    logging.getLogger().setLevel(min(log_level, logging.WARNING))
+    log.setLevel(log_level)
     _process_matcher = compile_queries(queries)
-    # the parent's log configuration does not reach a process started by the server: warnings
-    # (a skipped entry) go to stderr, where the daemon's own go under systemd
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
 def read_in_process(
