@@ -143,7 +143,11 @@ class FetchStatusError(HTTPStatusError):
         self.body = body
 
 
-MAX_IDLE_CONNECTIONS = 16
+# Connections kept open between requests, for a source's next page on the same host. Few: the
+# connection pool looks at every idle connection for each connection at every request (a cost
+# that grows with their square), and a poll's hundreds of hosts seldom see a second request.
+# 16 cost 2.0 ms of CPU per request at 32 in flight, 4 cost 1.55 ms.
+MAX_IDLE_CONNECTIONS = 4
 
 
 class Fetcher:
