@@ -50,7 +50,8 @@ log = logging.getLogger("watcher.poll")
 MAX_REQUESTS_PER_POLL = 50  # pages and follow-ups of one source in one poll
 STOP_CHECK = 0.5  # seconds between looks at the stop signal while sources are being fetched
 # `processes: auto` starts the pool for polls of at least this many sources: below that, starting
-# it (about 0.2 s of CPU per process) costs more than it saves.
+# it (0.3 s for the first pool of a process, whose server imports the reading modules; 35 ms
+# for each pool after it) costs more than it saves.
 AUTO_POOL_SOURCES = 20
 # Items stored between two runs of the full-text indexing: one run per source costs five times
 # as much (each run writes and merges index segments), one run at the end of a large poll adds
