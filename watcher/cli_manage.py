@@ -526,8 +526,7 @@ def export(env: Env, fmt: str, state: str, since: str | None, out: Path | None, 
     again unless --again.
     """
     from watcher import export as ex
-    from watcher.config import parse_duration, setting_line
-    from watcher.errors import ConfigError
+    from watcher.config import parse_duration, setting_error
 
     start = since_option(since)
     config = env.config()
@@ -544,7 +543,7 @@ def export(env: Env, fmt: str, state: str, since: str | None, out: Path | None, 
                     config.settings.extra.get("export"), config.settings.timezone, parse_duration
                 )
             except ValueError as exc:
-                fail(str(ConfigError(env.feeds, setting_line(config.settings, str(exc)), str(exc))), code=2)
+                fail(str(setting_error(env.feeds, config.settings, str(exc))), code=2)
             plan = ex.plan_hootsuite(allowed, now, settings)
             texts, ids, duplicates = ex.render_hootsuite(plan.rows), list(plan.ids), plan.duplicates
         else:

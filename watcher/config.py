@@ -258,13 +258,15 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
 _SETTING_NAMED = re.compile(r"settings\.([a-z_]+(?:\.[a-z_]+)?)")
 
 
-def setting_line(settings: Settings, message: str) -> int | None:
-    """The line in feeds.yaml of the setting a message names ("settings.digest.time: ..."), if known."""
-    named = _SETTING_NAMED.search(message)
-    if not named:
-        return None
-    name = named.group(1)
-    return settings.extra_lines.get(name) or settings.extra_lines.get(name.split(".")[0])
+def setting_error(path: object, settings: Settings, problem: str) -> ConfigError:
+    """The error for a setting read after loading (digest, alerts, export), at the line of the
+    setting `problem` names ("settings.digest.time: ..."), or of its section, when known."""
+    named = _SETTING_NAMED.search(problem)
+    line = None
+    if named:
+        name = named.group(1)
+        line = settings.extra_lines.get(name) or settings.extra_lines.get(name.split(".")[0])
+    return ConfigError(path, line, problem)
 
 
 def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], settings: Settings) -> SourceSpec:

@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from watcher import digest as dg
-from watcher.config import setting_line
+from watcher.config import setting_error
 from watcher.errors import ConfigError
 from watcher.schedule import DigestSlot, Window, due_digest, last_slot, next_slot, parse_slot
 from watcher.store import Store, iso, parse_iso
@@ -86,31 +86,28 @@ def notify_settings(config: Config) -> NotifySettings:
     tz = ZoneInfo(settings.timezone)
     extra = settings.extra
 
-    def bad(problem: str) -> ConfigError:
-        return ConfigError(where, setting_line(settings, problem), problem)
-
     def section(name: str) -> Mapping[str, Any]:
         value = extra.get(name) or {}
         if not isinstance(value, Mapping):
-            raise bad(f"settings.{name} must be a mapping")
+            raise setting_error(where, settings, f"settings.{name} must be a mapping")
         return value
 
     digest, alerts, notify = section("digest"), section("alerts"), section("notify")
     try:
         slot = parse_slot(digest, tz)
     except ValueError as exc:
-        raise bad(str(exc)) from None
+        raise setting_error(where, settings, str(exc)) from None
     max_items = digest.get("max_items", dg.DEFAULT_MAX_ITEMS)
     if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
-        raise bad("settings.digest.max_items must be a whole number of at least 1")
+        raise setting_error(where, settings, "settings.digest.max_items must be a whole number of at least 1")
     min_score = alerts.get("min_score", DEFAULT_ALERT_SCORE)
     if alerts.get("enabled") is False or min_score is None:
         min_score = None
     elif not isinstance(min_score, int) or isinstance(min_score, bool) or not 1 <= min_score <= 100:
-        raise bad("settings.alerts.min_score must be a score from 1 to 100")
+        raise setting_error(where, settings, "settings.alerts.min_score must be a score from 1 to 100")
     per_hour = alerts.get("max_per_hour", DEFAULT_ALERTS_PER_HOUR)
     if not isinstance(per_hour, int) or isinstance(per_hour, bool) or per_hour < 0:
-        raise bad("settings.alerts.max_per_hour must be a whole number (0: no alerts)")
+        raise setting_error(where, settings, "settings.alerts.max_per_hour must be a whole number (0: no alerts)")
     config_file = os.environ.get(CONFIG_ENV) or notify.get("config")
     base = config.feeds_path.parent if config.feeds_path else Path(".")
     return NotifySettings(
