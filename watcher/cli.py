@@ -213,7 +213,7 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
     "--state",
     "states",
     multiple=True,
-    type=click.Choice(["new", "picked", "exported", "relayed", "skipped"]),
+    type=click.Choice(["new", "picked", "exported", "relayed", "skipped", "noise"]),
     help="Only hits in this triage state (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(1), help="At most this many hits.")

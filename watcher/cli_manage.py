@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli import CONTEXT, Env, fail, print_hits, since_option
+from watcher.triage import STATES
 
 if TYPE_CHECKING:
     from watcher.types import Config, Query
 
 # Query text holds words such as `-recrutement` that must not be read as options.
 QUERY_CONTEXT: dict[str, Any] = {**CONTEXT, "ignore_unknown_options": True}
-STATES = ("new", "picked", "exported", "relayed", "skipped")
 
 
 def register(main: click.Group) -> None:
@@ -424,30 +424,37 @@ def relay() -> None:
     \b
     A hit goes new -> picked -> exported -> relayed, or is skipped:
     watcher relay pick 12 15 18     (ids from `watcher hits`)
-    watcher relay skip 13
+    watcher relay skip 13           (relevant, but not to relay)
+    watcher relay skip --noise 14   (not relevant: it teaches the score)
     watcher export --out relay.csv  (the picked hits, for Hootsuite)
     watcher relay done 12 15        (once posted)
+    watcher relay undo 14           (one step back)
     watcher relay list
     """
+
+
+def _report_triage(outcome: Any, done_word: str, target: str) -> None:
+    """The lines of a triage command: what moved, what was already so, what was refused and why."""
+    moved = [i for i, _ in outcome.moved]
+    if moved:
+        click.echo(
+            f"{done_word} {len(moved)} hit{'s' if len(moved) != 1 else ''}: {', '.join(f'#{i}' for i in moved)}."
+        )
+    for hit_id in outcome.already:
+        click.echo(f"#{hit_id}: already {target}.")
+    for hit_id, why in outcome.refused:
+        click.echo(f"#{hit_id}: not {target}: {why}.", err=True)
+    for hit_id in outcome.unknown:
+        click.echo(f"#{hit_id}: no such hit (see `watcher hits` for the ids).", err=True)
 
 
 def _triage(env: Env, flat: list[int], target: str, done_word: str) -> None:
     from watcher import triage
 
     with env.store() as store:
-        plan = triage.plan(flat, target, store.states_of(flat))
-        moved = store.set_state(plan.change, target, allowed_from=triage.ALLOWED_FROM[target], now=datetime.now(UTC))
-    if moved:
-        click.echo(
-            f"{done_word} {len(moved)} hit{'s' if len(moved) != 1 else ''}: {', '.join(f'#{i}' for i in moved)}."
-        )
-    for hit_id in plan.already:
-        click.echo(f"#{hit_id}: already {target}.")
-    for hit_id, why in plan.refused:
-        click.echo(f"#{hit_id}: not {target}: {why}.", err=True)
-    for hit_id in plan.unknown:
-        click.echo(f"#{hit_id}: no such hit (see `watcher hits` for the ids).", err=True)
-    if plan.refused or plan.unknown:
+        outcome = triage.move(store, flat, target, datetime.now(UTC))
+    _report_triage(outcome, done_word, target)
+    if not outcome.ok:
         sys.exit(1)
 
 
@@ -455,16 +462,24 @@ def _triage(env: Env, flat: list[int], target: str, done_word: str) -> None:
 @click.argument("ids", nargs=-1, required=True, callback=hit_ids)
 @click.pass_obj
 def relay_pick(env: Env, ids: list[int]) -> None:
-    """Pick the hits IDS for relay (new or skipped ones)."""
+    """Pick the hits IDS for relay (new, skipped or noise-marked ones)."""
     _triage(env, ids, "picked", "Picked")
 
 
 @relay.command("skip", context_settings=CONTEXT)
 @click.argument("ids", nargs=-1, required=True, callback=hit_ids)
+@click.option("--noise", is_flag=True, help="Not relevant: out of the digest at once, and the score learns from it.")
 @click.pass_obj
-def relay_skip(env: Env, ids: list[int]) -> None:
-    """Skip the hits IDS: they will not be relayed (new or picked ones)."""
-    _triage(env, ids, "skipped", "Skipped")
+def relay_skip(env: Env, ids: list[int], noise: bool) -> None:
+    """Skip the hits IDS: relevant but not to be relayed; with --noise, not relevant at all.
+
+    A plain skip teaches the score nothing. A noise mark takes the hit out of the digest at
+    once, and hits like it (words, source, site, author) score lower once there are enough marks.
+    """
+    if noise:
+        _triage(env, ids, "noise", "Marked as noise")
+    else:
+        _triage(env, ids, "skipped", "Skipped")
 
 
 @relay.command("done", context_settings=CONTEXT)
@@ -473,6 +488,28 @@ def relay_skip(env: Env, ids: list[int]) -> None:
 def relay_done(env: Env, ids: list[int]) -> None:
     """Mark the hits IDS as relayed (posted), once picked or exported."""
     _triage(env, ids, "relayed", "Marked as relayed")
+
+
+@relay.command("undo", context_settings=CONTEXT)
+@click.argument("ids", nargs=-1, required=True, callback=hit_ids)
+@click.pass_obj
+def relay_undo(env: Env, ids: list[int]) -> None:
+    """Take the hits IDS back one step: exported -> picked; picked, skipped or noise -> new;
+    relayed -> exported (or picked). The history keeps both moves."""
+    from watcher import triage
+
+    with env.store() as store:
+        outcome = triage.undo(store, ids, datetime.now(UTC))
+    for hit_id, state in outcome.moved:
+        click.echo(f"#{hit_id}: back to {state}.")
+    for hit_id in outcome.already:
+        click.echo(f"#{hit_id}: new, nothing to undo.")
+    for hit_id, why in outcome.refused:
+        click.echo(f"#{hit_id}: not undone: {why}.", err=True)
+    for hit_id in outcome.unknown:
+        click.echo(f"#{hit_id}: no such hit (see `watcher hits` for the ids).", err=True)
+    if not outcome.ok:
+        sys.exit(1)
 
 
 @relay.command("list", context_settings=CONTEXT)
@@ -511,26 +548,30 @@ def relay_list(env: Env, states: tuple[str, ...], as_json: bool) -> None:
     show_default=True,
     help="hootsuite: the bulk scheduler's CSV (date, message, link); csv or json: every field.",
 )
-@click.option("--state", type=click.Choice(["picked", "new"]), default="picked", show_default=True, help="Which hits.")
+@click.option("--state", type=click.Choice(STATES), default="picked", show_default=True, help="Which hits.")
 @click.option("--since", help="Only hits found in this recent past, e.g. 7d.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (default: stdout).")
-@click.option("--again", is_flag=True, help="Also export the hits that were already exported.")
+@click.option("--again", is_flag=True, help="Also export the picked hits that were already exported.")
 @click.option("--dry-run", is_flag=True, help="Show what would be exported; mark nothing.")
 @click.pass_obj
 def export(env: Env, fmt: str, state: str, since: str | None, out: Path | None, again: bool, dry_run: bool) -> None:
-    """Export the picked hits for relay, and mark them exported.
+    """Export hits: the picked ones for relay (marked exported), or any of them to look at.
 
+    Only the relay file (the Hootsuite format, of the picked hits) marks its hits exported, and
+    not with --dry-run; CSV and JSON exports, and exports of any other --state, change nothing.
     Hits whose authors asked not to be reused are never exported. The Hootsuite file has no
     header and at most 350 rows (more go to FILE-2.csv, ...); the posting times follow
     `settings: export:` in feeds.yaml (hours, gap, network). Exported hits are not exported
     again unless --again.
     """
     from watcher import export as ex
+    from watcher import triage
     from watcher.config import parse_duration, setting_error
 
     start = since_option(since)
     config = env.config()
-    states = [state, "exported"] if again else [state]
+    relay_file = fmt == "hootsuite" and state == "picked"
+    states = [state, "exported"] if again and state == "picked" else [state]
     now = datetime.now(UTC)
     with env.store() as store:
         hits = store.hits(states=states, since=start)
@@ -554,19 +595,20 @@ def export(env: Env, fmt: str, state: str, since: str | None, out: Path | None, 
             click.echo(f"Nothing to export: no {what}" + (f" ({held_back} held back)." if held_back else "."), err=True)
             return
         written = _write_exports(texts, out)
-        if not dry_run:
-            from watcher.triage import ALLOWED_FROM
-
-            allowed_from = [*ALLOWED_FROM["exported"], *(["exported"] if again else [])]
-            store.set_state(ids, "exported", allowed_from=allowed_from, now=now)
+        marked = triage.mark_exported(store, ids, now, again=again) if relay_file and not dry_run else []
     notes = []
     if held_back:
         notes.append(f"{held_back} held back: their authors asked not to be reused")
     if duplicates:
         notes.append(f"{duplicates} left out: the same message as another")
     where = ", ".join(str(p) for p in written) or "stdout"
-    marked = " (dry run: nothing marked)" if dry_run else ""
-    click.echo(f"Exported {len(ids)} hits to {where}{marked}" + (f"; {'; '.join(notes)}." if notes else "."), err=True)
+    if dry_run:
+        said = " (dry run: nothing marked)"
+    elif marked:
+        said = f"; {len(marked)} marked exported"
+    else:
+        said = " (to look at: nothing marked)"
+    click.echo(f"Exported {len(ids)} hits to {where}{said}" + (f"; {'; '.join(notes)}." if notes else "."), err=True)
 
 
 def _write_exports(texts: Sequence[str], out: Path | None) -> list[Path]:

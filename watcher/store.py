@@ -204,8 +204,17 @@ CREATE TRIGGER items_au AFTER UPDATE OF title, text ON items WHEN old.id <= (SEL
 END;
 """
 
+# Triage moves can be undone (triage.undo): the move taken back stays in the history, marked
+# `undone`, and the step back is a row of its own marked `undo`; the report counts neither. Each
+# item's history is read by its id (the latest move, to mark it undone; the labels' stamp).
+_V6_TRIAGE_UNDO = """
+ALTER TABLE state_changes ADD COLUMN undo INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE state_changes ADD COLUMN undone INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX state_changes_item ON state_changes(item_id);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS, _V5_BULK_FTS]
+MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS, _V5_BULK_FTS, _V6_TRIAGE_UNDO]
 
 
 def iso(dt: datetime) -> str:
@@ -677,6 +686,40 @@ class Store:
             )
         return moved
 
+    def undo_states_of(self, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+        """For each of these items that is a hit: its triage state and whether it is marked exported."""
+        params: dict[str, Any] = {}
+        sql = f"SELECT id, state, exported_at FROM items WHERE score > 0 AND id IN ({_marks('id', ids, params)})"
+        return {int(r[0]): (str(r[1]), r[2] is not None) for r in self.db.execute(sql, params).fetchall()}
+
+    def step_back(self, changes: Sequence[tuple[int, str, str]], *, now: datetime) -> dict[int, str]:
+        """Apply (id, from state, to state) where the hit is still in `from`; {id: new state} of those moved.
+
+        One transaction. The latest move of each hit is marked `undone` and the step back is kept
+        as a move of its own marked `undo`; going back from exported clears `exported_at`.
+        """
+        moved: dict[int, str] = {}
+        if not changes:
+            return moved
+        with self.write() as conn:
+            for item_id, old, new in changes:
+                stamp = ", exported_at = NULL" if old == "exported" else ""
+                cursor = conn.execute(
+                    f"UPDATE items SET state = ?{stamp} WHERE id = ? AND score > 0 AND state = ?", (new, item_id, old)
+                )
+                if cursor.rowcount != 1:
+                    continue
+                conn.execute(
+                    "UPDATE state_changes SET undone = 1 WHERE rowid = (SELECT max(rowid) FROM state_changes"
+                    " WHERE item_id = ? AND state = ? AND undo = 0 AND undone = 0)",
+                    (item_id, old),
+                )
+                conn.execute(
+                    "INSERT INTO state_changes (item_id, state, at, undo) VALUES (?, ?, ?, 1)", (item_id, new, iso(now))
+                )
+                moved[item_id] = new
+        return moved
+
     # --- matching stored items again (a query was added) ------------------------------------------
 
     def items_since(self, since: datetime | None) -> list[dict[str, Any]]:
@@ -764,7 +807,8 @@ class Store:
     def triage_counts(self, start: datetime, end: datetime) -> dict[str, int]:
         """How many distinct hits reached each triage state in [start, end)."""
         sql = """
-            SELECT state, count(DISTINCT item_id) FROM state_changes WHERE at >= ? AND at < ? GROUP BY state
+            SELECT state, count(DISTINCT item_id) FROM state_changes
+            WHERE at >= ? AND at < ? AND undo = 0 AND undone = 0 GROUP BY state
         """
         return {str(s): int(n) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()}
 
@@ -824,7 +868,8 @@ class Store:
     def _digest_where(self, start: datetime | None, end: datetime, target: str | None) -> tuple[str, dict[str, Any]]:
         """The WHERE clause (on `items`) of the hits a digest covers: the selection of digest_hits."""
         params: dict[str, Any] = {"end": iso(end), "target": target}
-        where = ["items.score > 0", "items.first_seen < :end"]
+        # a hit marked as noise leaves the digest at once (triage: `relay skip --noise`)
+        where = ["items.score > 0", "items.state != 'noise'", "items.first_seen < :end"]
         if target is not None:
             floor = self.db.execute(
                 "SELECT MIN(digests.window_start) FROM deliveries JOIN digests ON digests.id = deliveries.digest_id"
