@@ -35,7 +35,12 @@ from watcher.query import (
         ),
         ("Aujourd'hui quelqu’un", ["aujourd", "hui", "quelqu", "un"]),
         ("cœur, Æther", ["coeur", "aether"]),
-        ("tiers-lieux #TiersLieux", ["tiers", "lieux", "tierslieux"]),
+        ("tiers-lieux #tierslieux", ["tiers", "lieux", "tierslieux"]),
+        ("tiers-lieux #TiersLieuxIDF", ["tiers", "lieux", "tiers", "lieux", "idf"]),
+        (
+            "CoworkingLille, McDonald's, ÉcoLieu, ŒuvreCommune",
+            ["coworking", "lille", "mc", "donald", "s", "eco", "lieu", "oeuvre", "commune"],
+        ),
         ("snake_case x2 ﬁne", ["snake", "case", "x2", "fine"]),
         ("Straße", ["strasse"]),
         ("", []),
