@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint clean bench
+.PHONY: run test check lint clean bench bench-relevance
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
 	$(BENCH_VENV)/bin/python bench/micro.py $(MICRO_ARGS)
 	$(BENCH_VENV)/bin/python bench/bigdb.py $(BIGDB_ARGS)
+	$(BENCH_VENV)/bin/python bench/relevance.py --json bench/out/relevance.json
+
+## make bench-relevance: the relevance measures alone (bench/relevance.py, a few seconds)
+bench-relevance: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/relevance.py --json bench/out/relevance.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check watcher tests
