@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,15 +129,16 @@ def test_a_429_on_search_delays_the_next_poll_to_the_reset_and_keeps_the_session
 ) -> None:
     fake = FakeBluesky(server, HANDLE, PASSWORD)
     fake.add(1)
+    reset = int(time.time()) + 3 * 86400  # a Unix time, three days from now
     fake.search_answer = answer(
         {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
         429,
-        {"ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": "4102444800"},  # 2100-01-01
+        {"ratelimit-limit": "3000", "ratelimit-remaining": "0", "ratelimit-reset": str(reset)},
     )
     config = make_config(feed(server), KEYWORDS, ENV)
     report = poll(config, store)["bsky"]
     assert report.status == "error" and "rate limit" in (report.error or "").lower()
     state = store.states()["bsky"]
-    assert state.next_poll is not None and state.next_poll.year >= 2099
+    assert state.next_poll is not None and state.next_poll.timestamp() >= reset
     assert state.cursor["session"]["accessJwt"]  # the login is kept: no new createSession next time
     assert poll(config, store, everything=False) == {}

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from watcher.dates import in_zone
 from watcher.normalise import display_title
 
 DEFAULT_MAX_ITEMS = 30
@@ -384,7 +385,7 @@ def safe_url(url: str) -> str | None:
 
 def local_date(moment: datetime, language: str, tz: tzinfo, with_time: bool = True) -> str:
     lang = "fr" if language[:2].lower() == "fr" else "en"
-    local = moment.astimezone(tz)
+    local = in_zone(moment, tz)
     day = f"{_WEEKDAYS[lang][local.weekday()]} {local.day} {_MONTHS[lang][local.month - 1]}"
     return f"{day} {local:%H:%M}" if with_time else day
 
@@ -392,7 +393,7 @@ def local_date(moment: datetime, language: str, tz: tzinfo, with_time: bool = Tr
 def window_text(language: str, tz: tzinfo, start: datetime, end: datetime) -> str:
     """The dates a window covers in words, e.g. "du 6 au 13 janv. 2025" (the slot's day ends it)."""
     lang = "fr" if language[:2].lower() == "fr" else "en"
-    first, last = start.astimezone(tz), end.astimezone(tz)
+    first, last = in_zone(start, tz), in_zone(end, tz)
     months = _MONTHS[lang]
     a = str(first.day)
     if (first.year, first.month) != (last.year, last.month):

@@ -8,12 +8,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit, urlunsplit
 
 from lxml import etree
 
+from watcher.dates import plausible
 from watcher.types import Item, RawItem
 
 # Their text is never meant to be read.
@@ -50,10 +51,6 @@ _TRACKING_PARAMS = frozenset(
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "mtm_", "hsa_", "matomo_", "piwik_")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# Feeds with a bad clock may date entries in the future; beyond this slack the time is not believed.
-_FUTURE_SLACK = timedelta(days=1)
-
 
 # lxml refuses a str that starts with an XML declaration naming an encoding (the parser would
 # drop the declaration anyway, as it drops any processing instruction).
@@ -225,20 +222,16 @@ def _to_utc(moment: datetime) -> datetime:
 def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
     """The Item for one RawItem of the source named `source`, first seen at `seen_at`.
 
-    `published` is in UTC: the source's date, or `seen_at` when it gives none or dates the
-    item more than a day after `seen_at`. An item with neither title nor text gets a title
-    made from its URL.
+    `published` is in UTC: the source's date, or `seen_at` when it gives none or one that
+    cannot be right (before 1970, more than a day after `seen_at`: see dates.plausible). An
+    item with neither title nor text gets a title made from its URL.
     """
     seen = _to_utc(seen_at)
     title = html_to_text(raw.title)
     text = html_to_text(raw.content)
     url = unwrap_redirect(raw.link.strip())
-    if raw.published is None:
-        published = seen
-    else:
-        published = _to_utc(raw.published)
-        if published > seen + _FUTURE_SLACK:
-            published = seen
+    # a date that cannot be right (year 1, before 1970, tomorrow's news) is no date
+    published = plausible(raw.published, seen) or seen
     if not title and not text:
         title = _title_from_url(url)
     return Item(

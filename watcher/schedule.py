@@ -6,11 +6,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from watcher.dates import shift
 from watcher.types import SourceResult, SourceSpec, SourceState
 
 JITTER = 0.1  # +-10% of the interval, so sources of one host drift apart
 MAX_BACKOFF = 24 * 3600  # a failing source is still tried once a day
 AUTH_BACKOFF = 6 * 3600  # 401/403: a person must act; do not hammer meanwhile
+MAX_SERVER_WAIT = 7 * 24 * 3600  # a Retry-After or rate-limit reset further off (1e300, a year 9999 date) is wrong
 
 
 def due(
@@ -31,7 +33,7 @@ def next_poll(spec: SourceSpec, failures: int, result: SourceResult, now: dateti
     """The next poll time. `unit` is a random number in [0, 1) drawn by the caller.
 
     Success: interval +-10%. Failure n: interval * 2**n +-10%, capped at a day; never before
-    the server's own Retry-After / rate-limit reset; at least 6 hours after a refusal (401/403).
+    the server's own Retry-After / rate-limit reset (up to a week); at least 6 hours after a refusal (401/403).
     """
     jitter = 1 + JITTER * (2 * unit - 1)
     if result.status != "error":
@@ -41,8 +43,8 @@ def next_poll(spec: SourceSpec, failures: int, result: SourceResult, now: dateti
         if result.auth_problem:
             delay = max(delay, AUTH_BACKOFF)
     if result.retry_after is not None:
-        delay = max(delay, result.retry_after)
-    return now + timedelta(seconds=delay)
+        delay = max(delay, min(result.retry_after, MAX_SERVER_WAIT))
+    return shift(now, timedelta(seconds=delay))
 
 
 # --- the digest's slots -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from watcher.dates import shift
 from watcher.dedupe import cluster_keys, same_story
 from watcher.errors import SearchSyntaxError, StoreError
 from watcher.types import Hit, SourceResult, SourceState
@@ -213,8 +214,27 @@ ALTER TABLE state_changes ADD COLUMN undone INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX state_changes_item ON state_changes(item_id);
 """
 
+# Dates that cannot be right (Go's "no date", year 1; before 1970; more than a day after the item
+# was first seen) became "unknown", which is the time first seen, as normalise.py now does when
+# storing. Earlier versions stored them, and a year-1 date overflowed clustering (a crash).
+_V7_PLAUSIBLE_DATES = """
+UPDATE cluster_keys SET published = (SELECT first_seen FROM items WHERE items.id = cluster_keys.item_id)
+WHERE item_id IN (SELECT id FROM items WHERE published < '1970-01-02'
+                  OR published > strftime('%Y-%m-%dT%H:%M:%SZ', first_seen, '+1 day'));
+UPDATE items SET published = first_seen
+WHERE published < '1970-01-02' OR published > strftime('%Y-%m-%dT%H:%M:%SZ', first_seen, '+1 day');
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
-MIGRATIONS: list[str] = [_V1, _V2_LEDGER, _V3_TRIAGE, _V4_DIGEST_COUNTS, _V5_BULK_FTS, _V6_TRIAGE_UNDO]
+MIGRATIONS: list[str] = [
+    _V1,
+    _V2_LEDGER,
+    _V3_TRIAGE,
+    _V4_DIGEST_COUNTS,
+    _V5_BULK_FTS,
+    _V6_TRIAGE_UNDO,
+    _V7_PLAUSIBLE_DATES,
+]
 
 
 def iso(dt: datetime) -> str:
@@ -543,7 +563,8 @@ class Store:
             keys = cluster_keys(title)
         if not keys:
             return
-        low, high = iso(published - timedelta(days=days)), iso(published + timedelta(days=days))
+        # shift: a stored date near either end of the calendar (year 1, 9999) must not overflow here
+        low, high = iso(shift(published, -timedelta(days=days))), iso(shift(published, timedelta(days=days)))
         marks = ",".join("?" * len(keys))
         candidates = conn.execute(
             f"""

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from watcher.dates import shift
 from watcher.errors import HTTPStatusError, ParseError
 from watcher.sources import social
 from watcher.sources.syntax import BLUESKY
@@ -64,7 +65,7 @@ class BlueskySource:
             since = ""
             newest = social.parse_time((known.get(q) or {}).get("newest"))
             if newest is not None:
-                since = _time((newest - OVERLAP).isoformat())
+                since = _time(shift(newest, -OVERLAP).isoformat())
             todo.append({"q": q, "since": since, "page": "", "pages": 0})
         if not todo:
             return []
@@ -238,7 +239,7 @@ def _recent(found: Mapping[str, str]) -> dict[str, str]:
     valid = [t for t in times.values() if t is not None]
     if not valid:
         return dict(found)
-    horizon = max(valid) - OVERLAP
+    horizon = shift(max(valid), -OVERLAP)
     return {uri: found[uri] for uri, t in times.items() if t is not None and t >= horizon}
 
 

@@ -324,9 +324,9 @@ def _fast_item(entry: Mapping[str, Any], expect: _Expect) -> RawItem | None:
     if stamp:
         try:
             published = datetime.fromisoformat(stamp)
-        except ValueError:
+            published = published.replace(tzinfo=UTC) if published.tzinfo is None else published.astimezone(UTC)
+        except (ValueError, OverflowError):  # year 1 at +01:00 is before what UTC can hold
             return None
-        published = published.replace(tzinfo=UTC) if published.tzinfo is None else published.astimezone(UTC)
         published = published.replace(microsecond=0)
     contents = entry.get("content") or []
     if contents:
@@ -492,7 +492,10 @@ def _published(entry: Mapping[str, Any]) -> datetime | None:
     if not parsed:
         return None
     year, month, day, hour, minute, second = parsed[:6]
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (ValueError, OverflowError):  # year 0, a 60th second: no date
+        return None
 
 
 def _language(entry: Mapping[str, Any], feed_language: str) -> str | None:
