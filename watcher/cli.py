@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from watcher.types import Config
 
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MAX_LIMIT = 1_000_000_000  # --limit: more would not fit SQLite's integers, and no screen holds it
 
 
 def default_db() -> Path:
@@ -38,12 +39,15 @@ class Env:
         self.keywords = keywords
         self.db = db or default_db()
 
-    def config(self) -> Config:
+    def config(self, secrets: bool = False) -> Config:
+        """Both files, loaded and checked. `secrets=True` only for a command that uses them
+        (polls, the daemon, `check`): the others work without the credentials, as under the
+        system service, where only systemd can read them."""
         from watcher.config import load_config
         from watcher.errors import ConfigError
 
         try:
-            return load_config(self.feeds, self.keywords)
+            return load_config(self.feeds, self.keywords, secrets=secrets)
         except ConfigError as exc:
             fail(str(exc), code=2)
 
@@ -114,9 +118,12 @@ def main(ctx: click.Context, feeds: Path, keywords: Path, db: Path | None, verbo
                  watcher run         (keep watching; the weekly digest goes out by itself)
     """
     from watcher.logs import setup
+    from watcher.redact import redact_standard_streams
 
     # journald priorities under systemd; the daemon logs a line per source per poll by default
     setup(min(verbose, 2), daemon=ctx.invoked_subcommand == "run")
+    # the one edge of every command's output (and of a traceback): no secret gets through
+    redact_standard_streams()
     ctx.obj = Env(feeds, keywords, db)
 
 
@@ -127,7 +134,7 @@ def check(env: Env) -> None:
 
     Each problem is reported with its file and line; the exit code is 2 when there is one.
     """
-    config = env.config()
+    config = env.config(secrets=True)
     enabled = sum(f.enabled for f in config.feeds)
     click.echo(f"{env.feeds}: {len(config.feeds)} sources ({enabled} enabled): OK")
     click.echo(f"{env.keywords}: {len(config.queries)} queries: OK")
@@ -154,7 +161,7 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
     from watcher.fetch import fetcher_for
     from watcher.poll import PollReport, run_poll
 
-    config = env.config()
+    config = env.config(secrets=True)
     unknown = [n for n in names if config.feed(n) is None]
     if unknown:
         fail(f"no source named {unknown[0]!r} in {env.feeds} (see `watcher check`)", code=2)
@@ -216,7 +223,7 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
     type=click.Choice(["new", "picked", "exported", "relayed", "skipped", "noise"]),
     help="Only hits in this triage state (repeatable).",
 )
-@click.option("--limit", type=click.IntRange(1), help="At most this many hits.")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), help="At most this many hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (safe to open in a spreadsheet).")
 @click.option("--explain", is_flag=True, help="Say in words why each hit scored what it did.")
@@ -334,8 +341,10 @@ def digest(
             if out is None:
                 click.echo(text, nl=False)
                 return
+            from watcher.redact import redact
+
             try:
-                out.write_text(text, encoding="utf-8")
+                out.write_text(redact(text), encoding="utf-8")
             except OSError as exc:
                 fail(f"cannot write {out}: {exc.strerror}")
             click.echo(f"Digest preview written to {out}")
@@ -432,9 +441,7 @@ def notify_list(env: Env, as_json: bool) -> None:
         targets = notify_module.load_targets(config)
     except ConfigError as exc:
         fail(str(exc), code=2)
-    rows = [
-        {"target": t.label, "tags": sorted(t.tags), "format": t.fmt, "max_chars": t.max_chars} for t in targets
-    ]
+    rows = [{"target": t.label, "tags": sorted(t.tags), "format": t.fmt, "max_chars": t.max_chars} for t in targets]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     elif not rows:
@@ -458,7 +465,7 @@ def run(env: Env) -> None:
     """
     from watcher.daemon import run_daemon
 
-    env.config()  # a bad configuration stops here with exit code 2
+    env.config(secrets=True)  # a bad configuration stops here with exit code 2
     sys.exit(run_daemon(env.feeds, env.keywords, env.db))
 
 
@@ -481,7 +488,7 @@ def status(env: Env, as_json: bool) -> None:
         fail(f"no database at {env.db} yet: run `watcher poll` or `watcher run` first", code=1)
     config, problem = None, None
     try:
-        config = load_config(env.feeds, env.keywords)
+        config = load_config(env.feeds, env.keywords, secrets=False)
     except ConfigError as exc:
         problem = str(exc)
     now = datetime.now(UTC)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.cli import CONTEXT, Env, fail, print_hits, since_option
+from watcher.cli import CONTEXT, MAX_LIMIT, Env, fail, print_hits, since_option
 from watcher.triage import STATES
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # Query text holds words such as `-recrutement` that must not be read as options.
 QUERY_CONTEXT: dict[str, Any] = {**CONTEXT, "ignore_unknown_options": True}
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger number is no hit's id
 
 
 def register(main: click.Group) -> None:
@@ -153,7 +154,9 @@ def keywords_remove(env: Env, query: tuple[str, ...]) -> None:
 @keywords.command("test", context_settings=QUERY_CONTEXT)
 @click.argument("query", nargs=-1, required=True)
 @click.option("--since", default="30d", show_default=True, help="Look at the items stored in this recent past.")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Show at most this many.")
+@click.option(
+    "--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True, help="Show at most this many."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array of what it matches.")
 @click.pass_obj
 def keywords_test(env: Env, query: tuple[str, ...], since: str, limit: int, as_json: bool) -> None:
@@ -324,7 +327,7 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
     from watcher.read import score_items
     from watcher.types import SourceSpec
 
-    config = env.config()
+    config = env.config(secrets=True)
     spec = config.feed(source)
     if spec is None:
         if not source.startswith(("http://", "https://")):
@@ -373,7 +376,7 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
 
 @click.command(context_settings=QUERY_CONTEXT)
 @click.argument("text", nargs=-1, required=True)
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="At most this many.")
+@click.option("--limit", type=click.IntRange(1, MAX_LIMIT), default=20, show_default=True, help="At most this many.")
 @click.option("--all-items", is_flag=True, help="Search every stored item, not only the hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.option("--explain", is_flag=True, help="Say in words why each hit scored what it did.")
@@ -411,9 +414,12 @@ def hit_ids(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     ids = []
     for part in " ".join(values).replace(",", " ").split():
         try:
-            ids.append(int(part.lstrip("#")))
+            number = int(part.lstrip("#"))
         except ValueError:
-            raise click.BadParameter(f"{part!r} is not a hit id (the number after # in `watcher hits`)") from None
+            number = -1
+        if not 0 < number <= MAX_ID:
+            raise click.BadParameter(f"{part!r} is not a hit id (the number after # in `watcher hits`)")
+        ids.append(number)
     return ids
 
 
@@ -620,9 +626,11 @@ def _write_exports(texts: Sequence[str], out: Path | None) -> list[Path]:
     paths = (
         [out] if len(texts) == 1 else [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, len(texts) + 1)]
     )
+    from watcher.redact import redact
+
     try:
         for path, text in zip(paths, texts, strict=True):
-            path.write_text(text, encoding="utf-8", newline="")
+            path.write_text(redact(text), encoding="utf-8", newline="")
     except OSError as exc:
         fail(f"cannot write {exc.filename}: {exc.strerror}")
     return paths
@@ -670,9 +678,11 @@ def report(env: Env, quarter: str | None, since: str | None, out: Path | None, a
     folder = out or Path(f"report-{label}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / rp.CHART_FILE).write_text(rp.weekly_chart(data), encoding="utf-8")
-        (folder / "report.html").write_text(rp.render_html(data), encoding="utf-8")
-        (folder / "report.md").write_text(rp.render_markdown(data), encoding="utf-8")
+        from watcher.redact import redact
+
+        (folder / rp.CHART_FILE).write_text(redact(rp.weekly_chart(data)), encoding="utf-8")
+        (folder / "report.html").write_text(redact(rp.render_html(data)), encoding="utf-8")
+        (folder / "report.md").write_text(redact(rp.render_markdown(data)), encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write the report to {folder}: {exc.strerror}")
     if as_json:

@@ -6,11 +6,19 @@ voice: the organisation's own name against its competitors).
 
 feeds.yaml: a `feeds:` list and an optional `settings:` mapping. String values may refer to
 `${ENV_VAR}`, read from the environment or from the credentials file named in the settings.
+Secrets are read only by the commands that use them (`secrets=True`: check, poll, run, a feed's
+check); the others keep `${ENV_VAR}` as written and never open the credentials file, so they work
+where only the service may read it. Every value read for a `${ENV_VAR}` is recorded as a secret
+(redact.py) as it is read.
+
+Every number has a sane range: a value outside it (`.inf`, `99999999999d`) is a mistake named
+with its line, never a failure later.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from watcher.errors import ConfigError, QuerySyntaxError
+from watcher.redact import SECRETS
 from watcher.types import SOURCE_KINDS, Config, Query, Settings, SourceSpec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
@@ -37,19 +46,34 @@ _SETTINGS = {
 # Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets, export.
 EXTRA_SETTINGS = {"digest", "alerts", "notify", "export"}
 MIN_INTERVAL = 60  # seconds; polling faster than this gets throttled or banned
+MAX_INTERVAL = 30 * 86400  # a source polled less than monthly is a typo (and would overflow dates)
+MAX_DURATION = 3650 * 86400  # ten years: the longest duration anything takes (--since included)
+MAX_WEIGHT = 100.0  # a source's or a query's weight
+# settings: (lowest, highest) of each whole number
+_RANGES = {
+    "max_body_bytes": (1024, 2**31),
+    "max_workers": (1, 512),
+    "per_host": (1, 64),
+    "cluster_days": (1, 365),
+}
+MAX_TIMEOUT = 3600.0
 MAX_PROCESSES = 64  # settings.processes: more than this is a typo, not a machine
 
 
 def parse_duration(text: str | int | float) -> int:
-    """'90', '30m', '2h', '7d', '1w' -> seconds. Raises ValueError with a readable message."""
-    if isinstance(text, bool):
-        raise ValueError(f"not a duration: {text!r}")
-    if isinstance(text, int | float):
-        return int(text)
-    m = _DURATION.match(text)
-    if not m:
+    """'90', '30m', '2h', '7d', '1w' -> seconds, at most MAX_DURATION. Raises ValueError with a readable message."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 7d, 1w)")
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()])
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        m = _DURATION.match(text)
+        if not m:
+            raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 7d, 1w)")
+        seconds = float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError(f"{text!r} is too long: at most {MAX_DURATION // 86400}d")
+    return int(seconds)
 
 
 def _suggest(word: str, known: set[str]) -> str:
@@ -92,6 +116,8 @@ def parse_keywords(text: str, path: str = "keywords.txt") -> tuple[Query, ...]:
         if not _WEIGHT.search(line) and (b := _BAD_WEIGHT.search(line)):
             raise ConfigError(path, number, f"{b.group(0).strip()!r} is not a weight: write ^ and a number, e.g. ^2")
         line, weight = split_weight(line)
+        if not weight <= MAX_WEIGHT:
+            raise ConfigError(path, number, f"weight ^{weight:g} is too large: at most ^{MAX_WEIGHT:g}")
         try:
             tree = parse_query(line)
         except QuerySyntaxError as exc:
@@ -160,31 +186,54 @@ def _child(node: yaml.Node | None, key: str, want_key: bool = False) -> yaml.Nod
     return None
 
 
-def _expand(value: Any, env: Mapping[str, str], doc: _Doc, node: yaml.Node | None) -> Any:
-    """Replace ${VAR} in strings, recursively; a missing variable is a config error."""
+def _expand(value: Any, env: Mapping[str, str], doc: _Doc, node: yaml.Node | None, resolve: bool = True) -> Any:
+    """Replace ${VAR} in strings, recursively; a missing variable is a config error.
+
+    Each value read is recorded as a secret, shown as `${VAR}`. With `resolve` false the text
+    keeps its `${VAR}` (a command that uses no secret), and a missing variable is no error.
+    """
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in env:
+                if not resolve:
+                    return m.group(0)
                 raise doc.error(
                     node,
                     f"${{{name}}} is not set: export it, or put {name}=... in the credentials file",
                 )
-            return env[name]
+            SECRETS.remember(env[name], m.group(0))
+            return env[name] if resolve else m.group(0)
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, env, doc, node) for v in value]
+        return [_expand(v, env, doc, node, resolve) for v in value]
     if isinstance(value, dict):
-        return {k: _expand(v, env, doc, _child(node, k) or node) for k, v in value.items()}
+        return {k: _expand(v, env, doc, _child(node, k) or node, resolve) for k, v in value.items()}
     return value
 
 
 def read_credentials(path: Path) -> dict[str, str]:
-    """A KEY=VALUE file (systemd EnvironmentFile style); blank lines and # comments allowed."""
+    """A KEY=VALUE file (systemd EnvironmentFile style); blank lines and # comments allowed.
+
+    Every value is recorded as a secret (shown as `${KEY}`). A file that cannot be read (a
+    folder, not UTF-8, not readable by this user) is a ConfigError naming it.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(path, None, "the credentials file is a folder: name a KEY=VALUE file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, f"the credentials file is not UTF-8 text (byte {exc.start})") from None
+    except PermissionError:
+        raise ConfigError(
+            path, None, "this user cannot read the credentials file: run the command as the service's user or root"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the credentials file: {exc.strerror}") from None
     values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -192,6 +241,8 @@ def read_credentials(path: Path) -> dict[str, str]:
         if not sep or not key.strip():
             raise ConfigError(path, number, "expected KEY=VALUE")
         values[key.strip()] = value.strip().strip("'\"")
+    for key, value in values.items():
+        SECRETS.remember(value, f"${{{key}}}")
     return values
 
 
@@ -211,21 +262,24 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
                 known[key] = parse_duration(value)
             except ValueError as exc:
                 raise doc.error(where, f"settings.{key}: {exc}") from None
+            if not MIN_INTERVAL <= known[key] <= MAX_INTERVAL:
+                raise doc.error(
+                    where, f"settings.{key} must be from {MIN_INTERVAL}s to {MAX_INTERVAL // 86400}d, not {value!r}"
+                )
         elif key in {"timeout"}:
-            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise doc.error(where, f"settings.{key} must be a positive number of seconds")
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= MAX_TIMEOUT:
+                raise doc.error(where, f"settings.{key} must be a positive number of seconds, at most {MAX_TIMEOUT:g}")
             known[key] = float(value)
-        elif key in {"max_body_bytes", "max_workers", "per_host", "cluster_days"}:
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise doc.error(where, f"settings.{key} must be a positive whole number")
+        elif key in _RANGES:
+            low, high = _RANGES[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise doc.error(where, f"settings.{key} must be a whole number from {low} to {high}")
             known[key] = value
         elif key == "processes":
             if value == "auto":
                 known[key] = None
             elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PROCESSES:
-                raise doc.error(
-                    where, f"settings.processes must be `auto` or a whole number from 0 to {MAX_PROCESSES}"
-                )
+                raise doc.error(where, f"settings.processes must be `auto` or a whole number from 0 to {MAX_PROCESSES}")
             else:
                 known[key] = value
         elif key in {"language", "region", "timezone", "contact"}:
@@ -233,7 +287,9 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
                 raise doc.error(where, f"settings.{key} must be text")
             known[key] = value
         elif key == "credentials_file":
-            known[key] = str(base / str(value))
+            if not isinstance(value, str) or not value.strip():
+                raise doc.error(where, "settings.credentials_file must be the name of a KEY=VALUE file")
+            known[key] = str(base / value)
         elif key in EXTRA_SETTINGS:
             extra[key] = value
             if where is not None:
@@ -269,12 +325,18 @@ def setting_error(path: object, settings: Settings, problem: str) -> ConfigError
     return ConfigError(path, line, problem)
 
 
-def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], settings: Settings) -> SourceSpec:
+def _feed(
+    doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], settings: Settings, resolve: bool = True
+) -> SourceSpec:
     line = node.start_mark.line + 1
     if not isinstance(data, dict):
         raise doc.error(node, "each feed must be a mapping with at least `name` and `kind`")
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if name is None:
+        raise doc.error(node, "feed without a `name`")
+    if not isinstance(name, str):
+        raise doc.error(_child(node, "name"), f'feed name {name!r} must be text: write it in quotes (name: "{name}")')
+    if not name.strip():
         raise doc.error(node, "feed without a `name`")
     kind = data.get("kind")
     if kind is None:
@@ -288,17 +350,21 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
     if not isinstance(enabled, bool):
         raise doc.error(_child(node, "enabled"), f"feed {name!r}: `enabled` must be true or false")
     # credentials are only needed for the feeds that will run
-    values = _expand(data, env, doc, node) if enabled else data
+    values = _expand(data, env, doc, node, resolve) if enabled else data
     url = values.get("url")
     if kind == "rss":
         if not isinstance(url, str) or not url.strip():
             raise doc.error(node, f"feed {name!r}: kind rss needs a `url`")
-        if not re.match(r"^https?://[^\s/]+", url):
+        if not resolve and _ENV_REF.match(url.strip()):
+            pass  # the whole address is a secret: checked by the commands that read it
+        elif not re.match(r"^https?://[^\s/]+", url):
             raise doc.error(_child(node, "url"), f"feed {name!r}: url must start with http:// or https://")
         if re.search(r"\s", url.strip()):
             raise doc.error(_child(node, "url"), f"feed {name!r}: url holds a space (write it as %20)")
     base_url = values.get("base_url")
-    if base_url is not None and (not isinstance(base_url, str) or not re.match(r"^https?://", base_url)):
+    if base_url is not None and (
+        not isinstance(base_url, str) or not (re.match(r"^https?://", base_url) or _ENV_REF.match(base_url))
+    ):
         raise doc.error(_child(node, "base_url"), f"feed {name!r}: base_url must start with http(s)://")
     try:
         interval = parse_duration(values.get("interval", settings.default_interval))
@@ -306,9 +372,13 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
         raise doc.error(_child(node, "interval"), f"feed {name!r}: interval: {exc}") from None
     if interval < MIN_INTERVAL:
         raise doc.error(_child(node, "interval"), f"feed {name!r}: interval {interval}s is below the minimum of 60s")
+    if interval > MAX_INTERVAL:
+        raise doc.error(
+            _child(node, "interval"), f"feed {name!r}: interval is above the maximum of {MAX_INTERVAL // 86400}d"
+        )
     weight = values.get("weight", 1.0)
-    if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-        raise doc.error(_child(node, "weight"), f"feed {name!r}: weight must be a number >= 0")
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 <= weight <= MAX_WEIGHT:
+        raise doc.error(_child(node, "weight"), f"feed {name!r}: weight must be a number from 0 to {MAX_WEIGHT:g}")
     tags = values.get("tags", [])
     if isinstance(tags, str):
         tags = [tags]
@@ -342,9 +412,18 @@ def _feed(doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], setting
 
 
 def parse_feeds(
-    text: str, path: str = "feeds.yaml", env: Mapping[str, str] | None = None, base: Path | None = None
+    text: str,
+    path: str = "feeds.yaml",
+    env: Mapping[str, str] | None = None,
+    base: Path | None = None,
+    *,
+    secrets: bool = True,
 ) -> tuple[tuple[SourceSpec, ...], Settings]:
-    """Parse the text of feeds.yaml. Raises ConfigError naming the line."""
+    """Parse the text of feeds.yaml. Raises ConfigError naming the line.
+
+    `secrets`: read the credentials file and put the values of `${VAR}` in place (the commands
+    that poll); without, `${VAR}` stays as written and a missing variable is no error.
+    """
     doc = _Doc(text, path)
     data, root = doc.data, doc.node
     if data is None:
@@ -359,10 +438,18 @@ def parse_feeds(
         )
     settings = _settings(doc, _child(root, "settings"), data.get("settings"), base or Path("."))
     environment = dict(env if env is not None else os.environ)
-    if settings.credentials_file:
+    # environment values named in feeds.yaml are secrets, whether this command reads them or not
+    SECRETS.remember_environment(set(_ENV_REF.findall(text)), environment)
+    if settings.credentials_file and secrets:
         cred = Path(settings.credentials_file)
-        if cred.exists():
-            environment = {**read_credentials(cred), **environment}
+        if cred.exists() or cred.is_symlink():
+            try:
+                environment = {**read_credentials(cred), **environment}
+            except ConfigError as exc:
+                if exc.line is not None:  # a line of the credentials file: its own file and line
+                    raise
+                where = _child(_child(root, "settings"), "credentials_file")
+                raise doc.error(where, f"settings.credentials_file {exc.path}: {exc.problem}") from None
     feeds_node = _child(root, "feeds")
     feeds_data = data.get("feeds")
     if feeds_data is None:
@@ -372,7 +459,7 @@ def parse_feeds(
     specs: list[SourceSpec] = []
     names: dict[str, int] = {}
     for item_node, item in zip(feeds_node.value if feeds_node else [], feeds_data, strict=True):
-        spec = _feed(doc, item_node, item, environment, settings)
+        spec = _feed(doc, item_node, item, environment, settings, secrets)
         if spec.name in names:
             raise doc.error(item_node, f"feed name {spec.name!r} is already used on line {names[spec.name]}")
         names[spec.name] = spec.line
@@ -380,8 +467,14 @@ def parse_feeds(
     return tuple(specs), settings
 
 
-def load_config(feeds_path: Path, keywords_path: Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate both files; nothing is written anywhere."""
+def load_config(
+    feeds_path: Path, keywords_path: Path, env: Mapping[str, str] | None = None, *, secrets: bool = True
+) -> Config:
+    """Read and validate both files; nothing is written anywhere.
+
+    `secrets=False` for a command that uses no secret: the credentials file is not read and
+    `${VAR}` stays as written (see parse_feeds).
+    """
     texts: list[str] = []
     for path in (feeds_path, keywords_path):
         try:
@@ -392,6 +485,6 @@ def load_config(feeds_path: Path, keywords_path: Path, env: Mapping[str, str] | 
             raise ConfigError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except OSError as exc:
             raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
-    feeds, settings = parse_feeds(texts[0], str(feeds_path), env, feeds_path.parent)
+    feeds, settings = parse_feeds(texts[0], str(feeds_path), env, feeds_path.parent, secrets=secrets)
     queries = parse_keywords(texts[1], str(keywords_path))
     return Config(feeds, queries, settings, feeds_path, keywords_path)

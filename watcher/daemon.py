@@ -15,7 +15,6 @@ when they change on disk); SIGUSR1 polls every enabled source now, due or not.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
@@ -29,10 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from watcher.config import load_config, read_credentials
-from watcher.errors import ConfigError, StoreError, WatcherError
+from watcher.config import load_config
+from watcher.errors import ConfigError, StoreError
 from watcher.fetch import Fetcher, fetcher_for
-from watcher.logs import REDACT
 from watcher.poll import PollReport, run_poll
 from watcher.store import Store, iso
 from watcher.systemd import Notifier
@@ -113,7 +111,6 @@ class Daemon:
         except StoreError as exc:
             log.error("%s", exc)
             return 1
-        self._add_secrets(self.config)
         worker = threading.Thread(target=self._work, name="watcher-worker", daemon=True)
         worker.start()
         log.info(
@@ -173,7 +170,10 @@ class Daemon:
             log.error("configuration not reloaded, the previous one stays in force: %s", exc)
             self.notifier.ready(f"configuration not reloaded: {exc}")
             return False
-        self._add_secrets(config)
+        except Exception as exc:  # a mistake the checks missed must not take the daemon down
+            log.exception("configuration not reloaded, the previous one stays in force: %s", exc)
+            self.notifier.ready("configuration not reloaded: see the log")
+            return False
         self.config = config
         log.info(
             "configuration reloaded%s: %d sources, %d queries",
@@ -194,12 +194,6 @@ class Daemon:
 
     def _read_stamps(self) -> tuple[Stamp, Stamp]:
         return (stamp(self.feeds), stamp(self.keywords))
-
-    def _add_secrets(self, config: Config) -> None:
-        path = config.settings.credentials_file
-        if path and Path(path).exists():
-            with contextlib.suppress(OSError, WatcherError):  # load_config has read it already
-                REDACT.add(read_credentials(Path(path)).values())
 
     def _summary_ready(self) -> str:
         config = self.config

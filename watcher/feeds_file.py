@@ -122,7 +122,8 @@ def _dump(yaml: YAML, doc: Any) -> str:
 
 
 def _validate(text: str, path: Path, env: Mapping[str, str] | None) -> tuple[SourceSpec, ...]:
-    specs, _ = parse_feeds(text, str(path), env, path.parent)
+    # the file's shape, not the secrets: editing it needs no credentials (`watcher check` reads them)
+    specs, _ = parse_feeds(text, str(path), env, path.parent, secrets=False)
     return specs
 
 

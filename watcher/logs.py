@@ -5,8 +5,9 @@ each line then starts with a syslog priority `<N>` (journald files it at that le
 `journalctl -p warning` works) and carries no time stamp (journald adds its own). Anywhere else
 lines are plain, with the time for the daemon.
 
-Known secret values (Apprise URLs from $WATCHER_NOTIFY, values of the credentials file) are
-replaced by `***` in every line, whatever the module that logs them.
+Every line is redacted whole (redact.py: the values of `${NAME}`, the credentials file, the
+Apprise URLs of $WATCHER_NOTIFY, what systemd hands over in $CREDENTIALS_DIRECTORY, URL
+passwords), tracebacks and their chained causes included, whatever the module that logs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable
 from typing import TextIO
+
+from watcher.redact import SECRETS, redact
 
 # logging level -> syslog priority (sd-daemon(3))
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
@@ -43,27 +45,16 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(f"<{priority}>{line}" for line in text.splitlines() or [""])
 
 
-class Redact(logging.Filter):
-    """Replaces known secret values in log lines; attached to the handler, so it sees every logger."""
+class Redacting(logging.Formatter):
+    """Another formatter's whole output redacted: the message, the traceback with its chained
+    causes, the stack; whatever the module that logs (redact.py knows the secrets)."""
 
-    def __init__(self) -> None:
+    def __init__(self, inner: logging.Formatter) -> None:
         super().__init__()
-        self.secrets: set[str] = set()
+        self.inner = inner
 
-    def add(self, values: Iterable[str]) -> None:
-        # very short values would blank ordinary words; nobody's token is that short
-        self.secrets.update(v for v in values if len(v) >= 6)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in sorted(self.secrets, key=len, reverse=True):
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
-
-
-REDACT = Redact()
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
 
 
 def setup(verbose: int = 0, *, daemon: bool = False, stream: TextIO | None = None) -> None:
@@ -75,13 +66,16 @@ def setup(verbose: int = 0, *, daemon: bool = False, stream: TextIO | None = Non
     out = stream or sys.stderr
     handler = logging.StreamHandler(out)
     if journal_stream(out):
-        handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
+        formatter: logging.Formatter = JournalFormatter("%(name)s: %(message)s")
     elif daemon:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(REDACT)
-    REDACT.add(os.environ.get("WATCHER_NOTIFY", "").split())
+        formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(Redacting(formatter))
+    # what is secret before any configuration is read: the targets, and what systemd handed over
+    for url in os.environ.get("WATCHER_NOTIFY", "").split():
+        SECRETS.remember_url(url)
+    SECRETS.remember_credentials_directory()
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)

@@ -37,6 +37,8 @@ from zoneinfo import ZoneInfo
 from watcher import digest as dg
 from watcher.config import setting_error
 from watcher.errors import ConfigError
+from watcher.redact import SECRETS
+from watcher.redact import redact as redact_secrets
 from watcher.schedule import DigestSlot, Window, due_digest, last_slot, next_slot, parse_slot
 from watcher.store import Store, iso, parse_iso
 from watcher.types import Config
@@ -168,6 +170,7 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 
 def _target(service: Any, url: str) -> Target:
     ident = target_id(url)
+    SECRETS.remember_url(url)  # for every log line and output of this process
     declared = service._formats() if hasattr(service, "_formats") else [service.notify_format]
     formats = [str(getattr(f, "value", f)).lower() for f in declared]
     # An HTML-first service without Markdown is e-mail-like: it gets the HTML digest with its
@@ -240,19 +243,23 @@ def _send(target: Target, title: str, body: str, fmt: str, attach: Sequence[str]
 
     bundle = apprise.Apprise()
     bundle.add(target.service)
+    # what goes out holds no secret (a source's last error quoting its address, say)
+    title, body = redact_secrets(title), redact_secrets(body)
     try:
         result = bundle.notify(
             body=body, title=title, body_format=fmt, attach=list(attach) or None, timeout=SEND_TIMEOUT
         )
     except Exception as exc:  # Apprise reports service failures as results; this is a call it refused
-        return SendResult(target.label, False, redact(f"{type(exc).__name__}: {exc}", target.secrets))
+        return SendResult(
+            target.label, False, redact_secrets(redact(f"{type(exc).__name__}: {exc}", target.secrets))
+        )
     outcomes = list(result)
     if result and outcomes and all(outcomes):
         return SendResult(target.label, True)
     messages = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
     status = getattr(result.status, "name", str(result.status)).lower()
     error = "; ".join(dict.fromkeys(messages[-3:])) or f"delivery {status}"
-    error = " ".join(redact(error, target.secrets).split())
+    error = " ".join(redact_secrets(redact(error, target.secrets)).split())
     return SendResult(target.label, False, error[:500])
 
 
@@ -399,9 +406,9 @@ def _write_files(store: Store, d: dg.Digest, digest_id: int) -> Path:
     folder = digest_dir(store)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"digest-{digest_id}-{d.end.astimezone(d.tz):%Y-%m-%d}"
-    (folder / f"{stem}.txt").write_text(dg.render_text(d), encoding="utf-8")
+    (folder / f"{stem}.txt").write_text(redact_secrets(dg.render_text(d)), encoding="utf-8")
     path = folder / f"{stem}.html"
-    path.write_text(dg.render_html(d), encoding="utf-8")
+    path.write_text(redact_secrets(dg.render_html(d)), encoding="utf-8")
     return path
 
 

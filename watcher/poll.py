@@ -32,6 +32,7 @@ from watcher.fetch import Fetcher
 from watcher.match import Matcher, compile_queries
 from watcher.processes import Pool, PoolUnavailable, cores
 from watcher.read import PROCESS_PRELOAD, hits_of, read_in_process, read_page, start_process
+from watcher.redact import SECRETS, redact
 from watcher.sources import adapter, explain_error, recover_from
 from watcher.store import SourceSave, Store
 from watcher.types import (
@@ -213,7 +214,9 @@ def run_poll(
         return reports
     size = pool_size(config.settings.processes, len(todo), cores())
     pool = (
-        Pool(size, start_process, (config.queries, log.getEffectiveLevel()), preload=PROCESS_PRELOAD) if size else None
+        Pool(size, start_process, (config.queries, log.getEffectiveLevel(), SECRETS.known()), preload=PROCESS_PRELOAD)
+        if size
+        else None
     )
     threads = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
@@ -271,6 +274,17 @@ def run_poll(
     return reports
 
 
+def _without_secrets(result: SourceResult) -> SourceResult:
+    """What is stored and shown of a source's outcome holds no secret (an error quoting the
+    feed's address with its token, a moved address). Cursors are the adapters' to keep clean
+    (rss keys its validators by a hash of the address): a redacted cursor could not be read back."""
+    return replace(
+        result,
+        error=redact(result.error) if result.error else result.error,
+        permanent_url=redact(result.permanent_url) if result.permanent_url else result.permanent_url,
+    )
+
+
 def _store_results(
     store: Store,
     arrived: Sequence[tuple[SourceResult, list[Hit]]],
@@ -286,6 +300,7 @@ def _store_results(
         state = states.get(spec.name)
         failures = (state.failures + 1 if state else 1) if result.status == "error" else 0
         result = replace(result, items=tuple(h.item for h in hits))
+        result = _without_secrets(result)
         next_poll = schedule.next_poll(spec, failures, result, now, rand())
         saves.append(SourceSave(result, hits, now, next_poll, failures))
     reports = []

@@ -19,6 +19,7 @@ from watcher import logs
 from watcher.dedupe import cluster_keys
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
+from watcher.redact import SECRETS
 from watcher.score import score
 from watcher.sources import adapter
 from watcher.types import Fetched, Hit, Item, Parsed, Query, RawItem, SourceSpec
@@ -70,18 +71,19 @@ def read_page(
 _process_matcher: Matcher | None = None
 
 
-def start_process(queries: tuple[Query, ...], log_level: int) -> None:
+def start_process(queries: tuple[Query, ...], log_level: int, secrets: Mapping[str, str] | None = None) -> None:
     """A pool process's set-up: its log lines as the poll's own, the poll's queries compiled once.
 
     `log_level` is the level of the poll's logger in the process that started the pool: a
-    skipped entry is logged there as here, in the same form (journald priorities, secrets
-    redacted).
+    skipped entry is logged there as here, in the same form (journald priorities, the same
+    secrets redacted: `secrets` is what the starting process knew).
     """
     global _process_matcher
     # Signals meant for the daemon (a reload, "poll now", Ctrl-C in a terminal, which reaches the
     # whole process group) would end a pool process: the daemon decides, and closes the pool.
     for meant_for_the_daemon in (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT):
         signal.signal(meant_for_the_daemon, signal.SIG_IGN)
+    SECRETS.adopt(secrets or {})
     logs.setup(daemon=True)
     logging.getLogger().setLevel(min(log_level, logging.WARNING))
     log.setLevel(log_level)

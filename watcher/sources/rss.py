@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from watcher.errors import ConfigError, HTTPStatusError, NotAFeed, ParseError
+from watcher.redact import redact
 from watcher.sources.xmlguard import refuse_entity_expansion
 from watcher.types import Fetched, FetchRequest, Parsed, Query, RawItem, Settings, SourceSpec
 
@@ -56,7 +57,8 @@ class RssSource:
     """One conditional GET of `spec.url` per poll.
 
     The cursor is `{"validators": {url: {"etag": ..., "last_modified": ...}}}`, keyed by URL
-    so that an adapter fetching several feeds per source can keep the same shape.
+    so that an adapter fetching several feeds per source can keep the same shape; the URL as it
+    may be shown (redact.py: `?token=${TOKEN}`, `user:***@`), so that the database holds no secret.
     """
 
     def plan(
@@ -82,7 +84,7 @@ class RssSource:
 
 def conditional_headers(cursor: Mapping[str, Any], url: str) -> dict[str, str]:
     """Request headers for a GET of `url`: the validators the cursor holds for it, verbatim."""
-    stored = _validators(cursor).get(url) or {}
+    stored = _validators(cursor).get(redact(url)) or {}
     headers = {"Accept": ACCEPT}
     if stored.get("etag"):
         headers["If-None-Match"] = str(stored["etag"])
@@ -98,9 +100,10 @@ def remember_validators(cursor: Mapping[str, Any], fetched: Fetched) -> dict[str
     which would otherwise keep asking for a version it forgot); a 304 only refreshes the
     ones it repeats; any other status leaves the cursor as it was.
     """
-    url = fetched.request.url
+    url = redact(fetched.request.url)
     lower = {k.lower(): v for k, v in fetched.headers.items()}
-    validators = {u: dict(v) for u, v in _validators(cursor).items()}
+    # a key holding a secret (stored before keys were redacted) goes
+    validators = {u: dict(v) for u, v in _validators(cursor).items() if redact(u) == u}
     fresh = {
         name: lower[header]
         for name, header in (("etag", "etag"), ("last_modified", "last-modified"))
