@@ -31,6 +31,16 @@ def write_config(folder: Path, feeds: str, keywords: str) -> list[str]:
     return cli_args(folder)
 
 
+@pytest.fixture(autouse=True)
+def fresh_secrets() -> Iterator[None]:
+    """Each test starts knowing no secret, as a new process does (redact.py keeps them per process)."""
+    from watcher.redact import SECRETS
+
+    SECRETS.forget()
+    yield
+    SECRETS.forget()
+
+
 @pytest.fixture
 def server() -> Iterator[LoopbackServer]:
     with LoopbackServer() as srv:

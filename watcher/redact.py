@@ -50,16 +50,23 @@ def _forms(value: str) -> set[str]:
     }
 
 
+def _token_like(word: str) -> bool:
+    """A path segment or query value that looks like a token (`HookToken-Zq0923`), not a word,
+    a host or a number (`hook`, `127.0.0.1`, `chat`): letters and digits, 8 characters or more."""
+    return len(word) >= 8 and any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+
+
 def url_parts(url: str) -> set[str]:
-    """The parts of a URL that may be credentials: userinfo, path segments, query values, and itself."""
+    """The parts of a URL that may be credentials: itself, its password, and the path segments
+    and query values that look like tokens (Apprise URLs carry them there: discord://id/token)."""
     try:
         parts = urlsplit(url.strip())
+        password = parts.password or ""
     except ValueError:
         return {url}
-    words = {url.strip(), parts.netloc, parts.password or "", parts.username or ""}
-    words |= {unquote(p) for p in parts.path.split("/")}
+    words = {unquote(p) for p in parts.path.split("/")} | {unquote(parts.hostname or "")}
     words |= {unquote(v.partition("=")[2]) for v in parts.query.split("&")}
-    return {w for w in words if w}
+    return ({url.strip(), unquote(password)} | {w for w in words if _token_like(w)}) - {""}
 
 
 class Secrets:
@@ -122,6 +129,12 @@ class Secrets:
         """What another process knew (`known()`): a pool process hides what the poll hides."""
         with self._lock:
             self._shown.update(shown)
+            self._pattern = None
+
+    def forget(self) -> None:
+        """Forget every secret (for tests, which each start as a new process would)."""
+        with self._lock:
+            self._shown.clear()
             self._pattern = None
 
     def known(self) -> dict[str, str]:
