@@ -155,7 +155,7 @@ class Measures:
     average_precision: float | None
     recall_relevant: float | None
     recall_useful: float | None
-    worst: list[dict[str, Any]] = field(default_factory=list)  # noise ranked high, relevant missed
+    worst: list[dict[str, Any]] = field(default_factory=list)  # noise in the digest or ranked high, relevant missed
 
 
 def tie_orders(groups: Sequence[Sequence[str]], n: int = TIE_SHUFFLES) -> list[list[str]]:
@@ -201,6 +201,11 @@ def measure(
         for r, i in enumerate(ranked, 1)
         if i.label == "noise"
     ][:worst]
+    in_digest = [
+        {"rank": None, "id": i.id, "label": i.label, "reason": i.reason, "problem": "noise in the digest"}
+        for i in digest
+        if i.label == "noise"
+    ]
     missed = [
         {"rank": None, "id": i.id, "label": i.label, "reason": i.reason, "problem": "relevant, not a hit"}
         for i in relevant
@@ -221,7 +226,7 @@ def measure(
         average_precision=_mean([average_precision(o) for o in orders]),
         recall_relevant=share(sum(i.id in hit_ids for i in relevant), len(relevant)),
         recall_useful=share(sum(i.id in hit_ids for i in useful), len(useful)),
-        worst=bad + missed,
+        worst=in_digest + bad + missed,
     )
 
 
