@@ -497,6 +497,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(result))
     print("what hurts most (no feedback):")
     print(worst_lines(result["no_feedback"]))
+    if result["feedback"].get("status") == "measured":
+        print("what hurts most (half B, after feedback on half A):")
+        print(worst_lines(result["feedback"]["half_b"]))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
