@@ -29,7 +29,9 @@ MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger number is no hit's id
 
 
 def register(main: click.Group) -> None:
-    for command in (keywords, feeds, search, relay, export, report):
+    from watcher.cli_relevance import relevance
+
+    for command in (keywords, feeds, search, relay, export, report, relevance):
         main.add_command(command)
 
 

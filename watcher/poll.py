@@ -26,8 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from watcher import schedule
+from watcher import labels, schedule
 from watcher.errors import HTTPStatusError, WatcherError
+from watcher.feedback import Model
 from watcher.fetch import Fetcher
 from watcher.match import Matcher, compile_queries
 from watcher.processes import Pool, PoolUnavailable, cores
@@ -206,6 +207,8 @@ def run_poll(
     specs = [f for f in config.feeds if f.name in names] if names else config.feeds
     todo = schedule.due(specs, states, now, everything=everything or bool(names))
     matcher = compile_queries(config.queries)
+    # what the triage taught, learned again first if the labels changed since the last poll
+    learned = labels.current(store, now) if todo else None
     reports: list[PollReport] = []
     if on_start:
         on_start(len(todo))
@@ -226,7 +229,7 @@ def run_poll(
 
     def store_arrived() -> None:
         nonlocal unindexed
-        for report in _store_results(store, arrived, states, config, clock(), rand):
+        for report in _store_results(store, arrived, states, config, clock(), rand, learned):
             reports.append(report)
             if on_result:
                 on_result(report)
@@ -292,10 +295,16 @@ def _store_results(
     config: Config,
     now: datetime,
     rand: Callable[[], float],
+    learned: Model | None = None,
 ) -> list[PollReport]:
-    """Store the sources that arrived, in one transaction; a report for each."""
+    """Store the sources that arrived, in one transaction; a report for each.
+
+    The learned part of the score (labels.py) is added here, to the hits alone: the reading
+    processes need not carry the model, and most items are no hit.
+    """
     saves = []
     for result, hits in arrived:
+        hits = labels.adjust_hits(learned, hits)
         spec = result.spec
         state = states.get(spec.name)
         failures = (state.failures + 1 if state else 1) if result.status == "error" else 0

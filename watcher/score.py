@@ -153,6 +153,10 @@ def explain(breakdown: Mapping[str, float]) -> str:
             named += [f"source weight {_number(sw)}"] if sw != 1.0 else []
             label = " × ".join(named) or "weight"
             clauses.append(f"{label} (x{_number(round(max(0.0, qw * sw), 3))}, {pts})")
+        elif key == "feedback":  # the learned part (feedback.py): "like 4 results marked off-topic −15"
+            from watcher.feedback import LIKE_KEY, describe
+
+            clauses.append(describe(value, int(breakdown.get(LIKE_KEY, 0)), "en"))
         else:
             clauses.append(f"{key} ({pts})")
     return "; ".join(clauses)

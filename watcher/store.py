@@ -225,6 +225,17 @@ UPDATE items SET published = first_seen
 WHERE published < '1970-01-02' OR published > strftime('%Y-%m-%dT%H:%M:%SZ', first_seen, '+1 day');
 """
 
+# What the triage taught (feedback.py, labels.py): one model, with the stamp of the labels it was
+# learned from, so that a change of labels is seen by a cheap look at `state_changes`.
+_V8_LEARNED = """
+CREATE TABLE learned_model (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    stamp TEXT NOT NULL,
+    trained_at TEXT NOT NULL,
+    model TEXT NOT NULL
+);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
 MIGRATIONS: list[str] = [
     _V1,
@@ -234,6 +245,7 @@ MIGRATIONS: list[str] = [
     _V5_BULK_FTS,
     _V6_TRIAGE_UNDO,
     _V7_PLAUSIBLE_DATES,
+    _V8_LEARNED,
 ]
 
 
@@ -740,6 +752,52 @@ class Store:
                 )
                 moved[item_id] = new
         return moved
+
+    # --- what the triage taught (labels.py) -------------------------------------------------------
+
+    def labels_stamp(self) -> str:
+        """Changes whenever a triage move is made or undone: how many moves, and the latest."""
+        row = self.db.execute("SELECT count(*), coalesce(max(rowid), 0) FROM state_changes").fetchone()
+        return f"{row[0]}:{row[1]}"
+
+    def labelled_hits(self, states: Sequence[str]) -> list[dict[str, Any]]:
+        """The hits in these triage states, oldest first, in the row shape of `hits`."""
+        params: dict[str, Any] = {}
+        sql = f"""
+            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
+            FROM items WHERE score > 0 AND state IN ({_marks("state", states, params)}) ORDER BY id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, params)]
+
+    def learned_model(self) -> tuple[str, str] | None:
+        """(labels stamp, model text) of the stored model, or None."""
+        row = self.db.execute("SELECT stamp, model FROM learned_model WHERE id = 1").fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def save_learned_model(
+        self, stamp: str, model: str, rescored: Sequence[tuple[int, int, str]], now: datetime
+    ) -> None:
+        """Keep the model learned from the labels of `stamp`, and the new (id, score, breakdown) of
+        the hits it scores again, in one transaction."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO learned_model (id, stamp, trained_at, model) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET stamp = excluded.stamp, trained_at = excluded.trained_at,"
+                " model = excluded.model",
+                (stamp, iso(now), model),
+            )
+            conn.executemany(
+                "UPDATE items SET score = ?, breakdown = ? WHERE id = ? AND score > 0",
+                [(score, breakdown, item_id) for item_id, score, breakdown in rescored],
+            )
+
+    def new_hits_since(self, since: datetime) -> list[dict[str, Any]]:
+        """The untriaged hits first seen since `since`, in the row shape of `hits`."""
+        sql = """
+            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
+            FROM items WHERE score > 0 AND state = 'new' AND first_seen >= :since ORDER BY id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, {"since": iso(since)})]
 
     # --- matching stored items again (a query was added) ------------------------------------------
 

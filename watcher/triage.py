@@ -162,6 +162,8 @@ def move(store: Store, ids: Sequence[int], target: str, now: datetime) -> Outcom
     moved = store.set_state(p.change, target, allowed_from=ALLOWED_FROM[target], now=now)
     # a hit whose state changed between the plan and the write (another command) is left as it is
     raced = [(i, "its state changed meanwhile; look again") for i in p.change if i not in set(moved)]
+    if moved:
+        _learn(store, now)
     return Outcome(tuple((i, target) for i in moved), p.already, (*p.refused, *raced), p.unknown)
 
 
@@ -185,6 +187,8 @@ def undo(store: Store, ids: Sequence[int], now: datetime) -> Outcome:
     p = plan_undo(ids, store.undo_states_of(ids))
     moved = store.step_back(p.change, now=now)
     raced = [(i, "its state changed meanwhile; look again") for i, _, _ in p.change if i not in moved]
+    if moved:
+        _learn(store, now)
     return Outcome(tuple((i, moved[i]) for i, _, _ in p.change if i in moved), p.nothing, tuple(raced), p.unknown)
 
 
@@ -193,3 +197,10 @@ def mark_exported(store: Store, ids: Sequence[int], now: datetime, *, again: boo
     the ones already exported, whose time is renewed). The ids marked."""
     allowed_from = [*ALLOWED_FROM["exported"], *(["exported"] if again else [])]
     return store.set_state(ids, "exported", allowed_from=allowed_from, now=now)
+
+
+def _learn(store: Store, now: datetime) -> None:
+    """The labels changed: the learned part of the score learns again, now (labels.py)."""
+    from watcher import labels
+
+    labels.refresh(store, now)

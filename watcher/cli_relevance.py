@@ -1,0 +1,159 @@
+"""`watcher relevance`: what the triage taught the score, in the user's language.
+
+A few lines over labels.refresh and feedback.leaning; the words follow settings.language.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from watcher.cli import CONTEXT, Env
+
+_LABELS = {
+    "fr": {
+        "learned": (
+            "Appris de {pos} résultat{ps} retenu{ps} (retenus, exportés, relayés) et {neg} marqué{ns} hors sujet."
+        ),
+        "active": "Actif : il compte dans le score, de −{max} à +{max} points.",
+        "inactive": (
+            "Pas encore actif : il faut {min} étiquettes, dont {each} retenues et {each} hors sujet"
+            " (`watcher relay pick ID`, `watcher relay skip --noise ID`)."
+        ),
+        "quality": (
+            "Validé sur vos étiquettes ({folds} parts, chacune prédite par les autres) : {right} sur {n} bien"
+            " prédites ({accuracy} %) ; un résultat retenu passe devant un hors sujet {auc} % du temps."
+        ),
+        "no_quality": "Trop peu d'étiquettes pour le valider.",
+        "words_for": "Mots qui comptent pour :",
+        "words_against": "Mots qui comptent contre :",
+        "others_for": "Sources, sites et auteurs qui comptent pour :",
+        "others_against": "Sources, sites et auteurs qui comptent contre :",
+        "counts": "{pos} retenu{ps}, {neg} hors sujet",
+        "none": "(aucun)",
+        "word": "mot",
+        "source": "source",
+        "domain": "site",
+        "author": "auteur",
+    },
+    "en": {
+        "learned": "Learned from {pos} relevant result{ps} (picked, exported, relayed) and {neg} marked as noise.",
+        "active": "Active: it counts in the score, from −{max} to +{max} points.",
+        "inactive": (
+            "Not active yet: it needs {min} labels, {each} relevant and {each} noise at least"
+            " (`watcher relay pick ID`, `watcher relay skip --noise ID`)."
+        ),
+        "quality": (
+            "Checked on your labels ({folds} folds, each predicted from the others): {right} of {n} predicted"
+            " right ({accuracy}%); a relevant result ranks above a noise one {auc}% of the time."
+        ),
+        "no_quality": "Too few labels to check it.",
+        "words_for": "Words that count for:",
+        "words_against": "Words that count against:",
+        "others_for": "Sources, sites and authors that count for:",
+        "others_against": "Sources, sites and authors that count against:",
+        "counts": "{pos} relevant, {neg} noise",
+        "none": "(none)",
+        "word": "word",
+        "source": "source",
+        "domain": "site",
+        "author": "author",
+    },
+}
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(1), default=10, show_default=True, help="Features shown per list.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def relevance(env: Env, limit: int, as_json: bool) -> None:
+    """Show what the triage taught the score: the words, sources, sites and authors for and
+    against, and how well it predicts your own labels (cross-validated).
+
+    Picked, exported and relayed hits count as relevant, hits marked with `relay skip --noise`
+    as not relevant; a plain skip counts for nothing. It learns again after each triage command.
+    """
+    from watcher import feedback, labels
+
+    language = env.config().settings.language
+    with env.store() as store:
+        model = labels.refresh(store, datetime.now(UTC))
+    if model is None:
+        model = feedback.train([])
+    lean_for, lean_against = feedback.leaning(model, limit=max(limit * 3, 30))
+    if as_json:
+        click.echo(json.dumps(_as_json(model, lean_for, lean_against, limit), ensure_ascii=False, indent=2))
+        return
+    french = language[:2] == "fr"
+    lab = _LABELS["fr" if french else "en"]
+
+    def s(n: int) -> str:  # plural: 0 and 1 are singular in French
+        return "s" if (n > 1 if french else n != 1) else ""
+
+    plural = {"ps": s(model.positives), "ns": s(model.negatives)}
+    click.echo(lab["learned"].format(pos=model.positives, neg=model.negatives, **plural))
+    if model.active:
+        click.echo(lab["active"].format(max=f"{feedback.MAX_POINTS:g}"))
+    else:
+        click.echo(lab["inactive"].format(min=feedback.MIN_LABELS, each=feedback.MIN_EACH))
+    q = model.quality
+    if q is None:
+        click.echo(lab["no_quality"])
+    else:
+        click.echo(
+            lab["quality"].format(
+                folds=feedback.FOLDS,
+                right=q.right,
+                n=q.labels,
+                accuracy=round(100 * q.accuracy),
+                auc=round(100 * q.auc),
+            )
+        )
+    for title, rows, words in (
+        ("words_for", lean_for, True),
+        ("words_against", lean_against, True),
+        ("others_for", lean_for, False),
+        ("others_against", lean_against, False),
+    ):
+        shown = [r for r in rows if r[0].startswith("w:") == words][:limit]
+        click.echo("")
+        click.echo(lab[title])
+        if not shown:
+            click.echo(f"  {lab['none']}")
+        for feature, _weight, pos, neg in shown:
+            kind, name = feature.split(":", 1)
+            what = name if words else f"{lab[feedback.KINDS[kind]]} {name}"
+            counts = lab["counts"].format(pos=pos, neg=neg, ps=s(pos))
+            click.echo(f"  {what}  ({counts})")
+
+
+def _as_json(model: Any, lean_for: Any, lean_against: Any, limit: int) -> dict[str, Any]:
+    from watcher import feedback
+
+    def rows(leaning: Any, words: bool) -> list[dict[str, Any]]:
+        out = []
+        for feature, weight, pos, neg in leaning:
+            kind, name = feature.split(":", 1)
+            if (kind == "w") == words:
+                kind_name = feedback.KINDS[kind]
+                out.append({"kind": kind_name, "name": name, "weight": round(weight, 3), "relevant": pos, "noise": neg})
+        return out[:limit]
+
+    q = model.quality
+    return {
+        "relevant": model.positives,
+        "noise": model.negatives,
+        "active": model.active,
+        "needs": {"labels": feedback.MIN_LABELS, "each": feedback.MIN_EACH},
+        "max_points": feedback.MAX_POINTS,
+        "quality": None
+        if q is None
+        else {"folds": feedback.FOLDS, "labels": q.labels, "right": q.right, "accuracy": q.accuracy, "auc": q.auc},
+        "words_for": rows(lean_for, True),
+        "words_against": rows(lean_against, True),
+        "others_for": rows(lean_for, False),
+        "others_against": rows(lean_against, False),
+    }
