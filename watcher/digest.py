@@ -75,6 +75,7 @@ LABELS: dict[str, dict[str, str]] = {
         "freshness_part": "fraîcheur",
         "engagement_part": "interactions",
         "weight_part": "poids",
+        "feedback_part": "comme vos choix",
     },
     "en": {
         "title": "Watch digest",
@@ -121,6 +122,7 @@ LABELS: dict[str, dict[str, str]] = {
         "freshness_part": "freshness",
         "engagement_part": "engagement",
         "weight_part": "weight",
+        "feedback_part": "like your picks",
     },
 }
 
