@@ -28,6 +28,7 @@ BENCH_VENV := bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS ?= --feeds 500 --entries 50 --latency 0.1
 MICRO_ARGS ?= --items 25000 --queries 1000
+COMPILE_ARGS ?= --queries 10000
 BIGDB_ARGS ?= --items 1000000
 
 $(BENCH_STAMP): pyproject.toml bench/requirements.txt
@@ -39,6 +40,7 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
 	$(BENCH_VENV)/bin/python bench/micro.py $(MICRO_ARGS)
+	$(BENCH_VENV)/bin/python bench/compile.py $(COMPILE_ARGS)
 	$(BENCH_VENV)/bin/python bench/bigdb.py $(BIGDB_ARGS)
 	$(BENCH_VENV)/bin/python bench/relevance.py --json bench/out/relevance.json
 

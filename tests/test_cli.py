@@ -140,3 +140,15 @@ def test_help_does_not_import_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_check_refuses_a_word_too_long_to_compile_with_its_line(tmp_path: Path) -> None:
+    args = write_config(
+        tmp_path,
+        "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/feed\n",
+        keywords="coworking\n" + "anti" * 100 + "\n",
+    )
+    result = CliRunner().invoke(main, [*args, "check"])
+    assert result.exit_code == 2
+    assert "keywords.txt:2:" in result.output and "a word of 400 characters" in result.output
+    assert "Traceback" not in result.output

@@ -194,8 +194,17 @@ def test_keywords_add_a_new_group_and_an_exclusion_typed_without_quotes(watch: W
         ("coworking OR", "column 11: OR needs a term on each side"),
         ("Coworkings", "already watched as 'coworking'"),
         ("-recrutement", "at least one term that is not excluded"),
+        ("x" * 10_000, "column 1: a word of 10000 characters: the longest a query may hold is 60"),
+        ("ab " * 400 + "c", "column 1001: a query of 1201 characters: the longest accepted is 1000"),
     ],
-    ids=["unclosed quote", "dangling OR", "duplicate after normalisation", "only an exclusion"],
+    ids=[
+        "unclosed quote",
+        "dangling OR",
+        "duplicate after normalisation",
+        "only an exclusion",
+        "word too long",
+        "query too long",
+    ],
 )
 def test_keywords_add_refuses_a_bad_query_and_writes_nothing(watch: Watch, query: str, message: str) -> None:
     before = watch.keywords.read_bytes()

@@ -92,3 +92,31 @@ def test_many_queries_sharing_common_words_match_as_each_alone() -> None:
         assert together.match(title, text) == expected, (title, text)
         found += len(expected)
     assert found > 300
+
+
+def test_joined_runs_are_found_whatever_their_last_word() -> None:
+    # Words of a, b, s and x only: plurals and the short last words that `singular` keeps whole
+    # ("s", "x", "xs") put end to end, checked against the definition (query.joined_key).
+    from watcher.query import joined_key, singular, words
+
+    rng = random.Random(11)
+    letters = "absx"
+    for _ in range(200):
+        text = " ".join("".join(rng.choice(letters) for _ in range(rng.randint(1, 3))) for _ in range(8))
+        raw = words(text)
+        expected = {singular(w) for w in raw}
+        for size in (2, 3):
+            expected |= {joined_key(raw[i : i + size]) for i in range(len(raw) - size + 1)}
+        candidates = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(40)})
+        keys = [k for k in candidates if singular(k) == k]
+        queries = [Query(text=k, line=n + 1, tree=parse_query(k)) for n, k in enumerate(keys)]
+        found = {m.query.text for m in compile_queries(queries).match("", text)}
+        assert found == {k for k in keys if k in expected}, text
+
+
+def test_the_same_queries_are_compiled_once_until_they_change() -> None:
+    first = [Query(text=t, line=n + 1, tree=parse_query(t)) for n, t in enumerate(QUERIES)]
+    matcher = compile_queries(first)
+    assert compile_queries(tuple(first)) is matcher  # a poll with the same configuration
+    changed = compile_queries(first[:-1])  # a reload that removed a line
+    assert changed is not matcher and changed.queries == tuple(first[:-1])

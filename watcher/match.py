@@ -3,20 +3,21 @@
 An item is cut once into normalised words; a run of two or three consecutive words also counts
 put end to end, so "tiers lieux", "tiers-lieux", "tierslieux" and "#TiersLieux" all give the key
 "tierslieu". Each field (title, body) gets the exact set of the queries' keys that it holds,
-alone or joined (a joined run is looked for only where a word that may end it follows one that
-may come before it), and of the prefixes that start a word or a joined run (one regular
+alone or joined (a joined run is looked for only where a word starts one of the keys), and of
+the prefixes that start a word or a joined run (one regular
 expression, a trie of the prefixes). Each query carries its clauses (sets of keys or prefixes
 of which the item must hold one) and is indexed by the clause the fewest queries share: an
 item has few candidates, each evaluated only when every clause is met, field by field.
 Everything before evaluation is whole-list operations (set intersections, map, compress), not
 a Python loop over the words, since most items match no query at all.
 
-Pure: values in, values out.
+Pure: values in, values out (the last set compiled is kept, see `compile_queries`).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,7 +31,7 @@ from watcher.types import Query, QueryMatch
 __all__ = ["Matcher", "compile_queries"]
 
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
-_FEW_LASTS = 8  # up to this many words that may end a joined run, look for each in the text
+_KEPT = frozenset(("s", "x", "xs"))  # the last words that `singular` does not cut as it cuts them joined
 
 
 class _Field:
@@ -79,10 +80,13 @@ class _Anchors:
         return _Anchors(self.exact | other.exact, self.prefixes | other.prefixes)
 
     def union(self, others: Iterable[_Anchors]) -> _Anchors:
-        found = self
+        # Into two sets, not `|` one by one: that copies the growing sets each time, quadratic
+        # over the thousands of anchors of a long keywords.txt.
+        exact, prefixes = set(self.exact), set(self.prefixes)
         for other in others:
-            found = found | other
-        return found
+            exact |= other.exact
+            prefixes |= other.prefixes
+        return _Anchors(frozenset(exact), frozenset(prefixes))
 
     def cost(self) -> tuple[int, int, int]:
         # Prefer anchors without prefixes, then few keys, then long (rarer) keys.
@@ -167,6 +171,10 @@ class _Phrase(_Node):
         return _Anchors().union(self.clauses())
 
     def clauses(self) -> list[_Anchors]:
+        return self._clauses
+
+    @cached_property
+    def _clauses(self) -> list[_Anchors]:
         # Every word of the phrase is covered by one run that the item holds.
         found = []
         for i in range(self.size):
@@ -419,34 +427,20 @@ class Matcher:
         known = lookups.exact.union(*(c.exact for clauses in every_clauses for c in clauses))
         # Every word form that may make a known key alone (the key, with its plural)...
         self._key_of_form = {form: key for key in known for form in _forms(key)}
-        # ... and joined runs of two or three words, indexed by their last word, then the word
-        # before it: a run is looked for only when the field holds both, and the text is read
-        # only for the pairs whose two ends are there. Common words ("de", "la") may start or
-        # end many keys, but rarely meet a word that completes one.
-        runs: dict[str, dict[str, tuple[str | None, dict[str, str]]]] = {}
+        # ... and joined runs of two or three words: a run starts with a word that is one of a
+        # known key's heads and ends with one whose key is one of its tails. The text is read
+        # only where such a tail follows such a head. Memory is the keys' heads and tails: a key
+        # of n characters gives n - 1 of each (and the words' length is bounded, see MAX_WORD).
+        self._known = frozenset(known)
+        heads: set[str] = set()
         for key in known:
-            for j in range(1, len(key)):
-                for last in _forms(key[j:]):
-                    before = runs.setdefault(last, {})
-                    # The last two words "b c" of the run, b = key[i:j]; i = 0 is a run of two.
-                    for i in range(j):
-                        two, three = before.get(key[i:j], (None, {}))
-                        if i == 0:
-                            two = key
-                        else:
-                            three[key[:i]] = key
-                        before[key[i:j]] = (two, three)
-        self._runs = {
-            last: (frozenset(before), {b: (two, frozenset(three), three) for b, (two, three) in before.items()})
-            for last, before in runs.items()
-        }
-        self._lasts = frozenset(runs)
-        self._befores = frozenset(b for before in runs.values() for b in before)
-        interest = set(self._key_of_form) | self._lasts | self._befores
-        for before in runs.values():
-            for _, three in before.values():
-                interest.update(three)
-        self._interest = frozenset(interest)
+            cuts = range(1, len(key))
+            heads.update(map(key.__getitem__, map(slice, cuts)))  # key[:j]
+        self._heads = frozenset(heads)
+        # A text word ends a run when its own key is a tail: the tails with every ending that
+        # `singular` drops (a few that it would not drop too: they only cost a look).
+        self._interest = frozenset(self._key_of_form.keys() | heads)
+        del heads
 
         every_prefix = lookups.prefixes.union(*(c.prefixes for clauses in every_clauses for c in clauses))
         self._prefix_places = re.compile(_trie_pattern(every_prefix)) if every_prefix else None
@@ -467,34 +461,23 @@ class Matcher:
         if not present:
             return frozenset()
         keys = set(filter(None, map(self._key_of_form.get, present)))
-        lasts = self._lasts.intersection(present)
-        befores = self._befores.intersection(present) if lasts else lasts
-        if len(lasts) > _FEW_LASTS and befores:
-            # Where a word that may end a run follows one that may come before it: one pass in
-            # C over the words, then a look at the few places found.
-            runs = self._runs
-            for i in compress(range(len(raw)), map(lasts.__contains__, raw)):
-                if i and raw[i - 1] in befores:
-                    found = runs[raw[i]][1].get(raw[i - 1])
-                    if found is not None:
-                        two, _, key_of = found
-                        if two is not None:
-                            keys.add(two)
-                        if i > 1 and raw[i - 2] in key_of:
-                            keys.add(key_of[raw[i - 2]])
-        elif befores:
-            # A few possible ends: the pairs of words that the field holds, checked in the text.
-            spaced = " " + " ".join(raw) + " "
-            for c in lasts:
-                before, of_before = self._runs[c]
-                for b in before.intersection(befores):
-                    if f" {b} {c} " in spaced:
-                        two, firsts, key_of = of_before[b]
-                        if two is not None:
-                            keys.add(two)
-                        for a in firsts.intersection(present):
-                            if f" {a} {b} {c} " in spaced:
-                                keys.add(key_of[a])
+        known = self._known
+        heads = self._heads.intersection(present)
+        if heads:
+            # One pass in C over the words for the places of a head, then a look at the word or
+            # two after each. The key of words put end to end is that of the joined word (its
+            # plural dropped), but for a last word "s", "x" or "xs", which `singular` keeps whole.
+            form_of, every_head, n = self._key_of_form, self._heads, len(raw)
+            for i in compress(range(n - 1), map(heads.__contains__, raw)):
+                two = raw[i] + raw[i + 1]
+                key = raw[i] + singular(raw[i + 1]) if raw[i + 1] in _KEPT else form_of.get(two)
+                if key in known:
+                    keys.add(key)
+                if i + 2 < n and two in every_head:
+                    three = two + raw[i + 2]
+                    key = two + singular(raw[i + 2]) if raw[i + 2] in _KEPT else form_of.get(three)
+                    if key in known:
+                        keys.add(key)
         return frozenset(keys)
 
     def _prefixes(self, head: list[str], body: list[str]) -> tuple[frozenset[str], frozenset[str]]:
@@ -550,6 +533,21 @@ class Matcher:
         return matches
 
 
+# The last set of queries compiled, and its Matcher.
+_last: tuple[tuple[Query, ...], Matcher] | None = None
+_last_lock = threading.Lock()
+
+
 def compile_queries(queries: Sequence[Query]) -> Matcher:
-    """Compile the queries once; the Matcher is then used for every item."""
-    return Matcher(queries)
+    """Compile the queries once; the Matcher is then used for every item.
+
+    The last set compiled is kept: the daemon's polls, made with one configuration until it is
+    reloaded, compile it once (comparing with the tuple that configuration holds is a pass of
+    identity checks). A Matcher never changes once built, so threads may share it.
+    """
+    global _last
+    wanted = tuple(queries)
+    with _last_lock:
+        if _last is None or _last[0] != wanted:
+            _last = (wanted, Matcher(wanted))
+        return _last[1]

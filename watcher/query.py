@@ -29,6 +29,8 @@ from typing import TypeAlias
 from watcher.errors import QuerySyntaxError
 
 __all__ = [
+    "MAX_QUERY",
+    "MAX_WORD",
     "AllOf",
     "AnyOf",
     "Leaf",
@@ -272,6 +274,11 @@ Node: TypeAlias = Term | Phrase | AnyOf | AllOf | Not
 
 # --- parsing ------------------------------------------------------------------
 
+# Longer words and queries are refused: no name or phrase is that long, and compiling a word
+# costs memory that grows with the square of its length (match.py indexes its prefixes).
+MAX_WORD = 60  # characters of one normalised word: the longest German compounds in use are shorter
+MAX_QUERY = 1000  # characters of a whole query, as written
+
 
 @dataclass(frozen=True)
 class _Token:
@@ -326,6 +333,11 @@ def _leaf(query: str, token: _Token) -> Term | Phrase:
     # A query is read as the user typed it, capitals or not: "FabLab" is the word "fablab" (which
     # the text's "Fab Lab", "FabLab" and "fablab" all hold), not a phrase of two words.
     found = words(text.casefold())
+    longest = max(found, key=len, default="")
+    if len(longest) > MAX_WORD:
+        raise QuerySyntaxError(
+            query, token.column, f"a word of {len(longest)} characters: the longest a query may hold is {MAX_WORD}"
+        )
     if not found:
         if token.kind == "phrase":
             problem = "empty phrase"
@@ -375,6 +387,10 @@ def parse_query(text: str) -> Node:
         parts.append(unique[0] if len(unique) == 1 else AnyOf(unique))
     if all(isinstance(p, Not) for p in parts):
         raise QuerySyntaxError(text, 1, "a query needs at least one term that is not excluded")
+    if len(text) > MAX_QUERY:  # checked last: a word too long says more
+        raise QuerySyntaxError(
+            text, MAX_QUERY + 1, f"a query of {len(text)} characters: the longest accepted is {MAX_QUERY}"
+        )
     kept = tuple(dict.fromkeys(parts))
     if len(kept) == 1:
         only = kept[0]
