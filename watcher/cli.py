@@ -505,5 +505,7 @@ def status(env: Env, as_json: bool) -> None:
 
 # The community manager's everyday commands (keywords, feeds, search, relay, export, report).
 from watcher.cli_manage import register  # noqa: E402  (they need `main`, `Env` and `fail` above)
+from watcher.web.cli import register as register_web  # noqa: E402  (`watcher serve`, `watcher web`)
 
 register(main)
+register_web(main)

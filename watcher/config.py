@@ -43,8 +43,9 @@ _SETTINGS = {
     "language", "region", "timezone", "default_interval", "timeout", "max_body_bytes", "max_workers",
     "per_host", "contact", "cluster_days", "credentials_file", "processes",
 }  # fmt: skip
-# Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets, export.
-EXTRA_SETTINGS = {"digest", "alerts", "notify", "export"}
+# Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets,
+# export, the web page.
+EXTRA_SETTINGS = {"digest", "alerts", "notify", "export", "web"}
 MIN_INTERVAL = 60  # seconds; polling faster than this gets throttled or banned
 MAX_INTERVAL = 30 * 86400  # a source polled less than monthly is a typo (and would overflow dates)
 MAX_DURATION = 3650 * 86400  # ten years: the longest duration anything takes (--since included)

@@ -116,6 +116,7 @@ class Daemon:
         log.info(
             "watching %d sources for %d queries; database %s", len(self.config.feeds), len(self.config.queries), self.db
         )
+        web = self._start_web(self.config)
         self.notifier.ready(self._summary_ready())
         code = 0
         next_ping = 0.0
@@ -157,8 +158,18 @@ class Daemon:
         worker.join(GRACE)
         if worker.is_alive():
             log.warning("the poll did not end within %.0f s; leaving it (every stored source is committed)", GRACE)
+        if web is not None:
+            web.stop()
         log.info("stopped")
         return code
+
+    def _start_web(self, config: Config) -> Any:
+        """The web page in its own threads when `settings.web` enables it (read at start only)."""
+        if not config.settings.extra.get("web"):
+            return None
+        from watcher.web.server import start_for_daemon
+
+        return start_for_daemon(self.feeds, self.keywords, self.db, config.settings.extra.get("web"))
 
     def reload(self, forced: bool = False) -> bool:
         """Read both files again; on any error keep the last good configuration. True if replaced."""

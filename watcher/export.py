@@ -198,8 +198,17 @@ class HootsuitePlan:
     duplicates: int  # the same message as an earlier row
 
 
-def plan_hootsuite(hits: Sequence[Mapping[str, Any]], now: datetime, settings: ExportSettings) -> HootsuitePlan:
-    """Rows for Hootsuite's bulk upload, best score first, one time slot each."""
+def plan_hootsuite(
+    hits: Sequence[Mapping[str, Any]],
+    now: datetime,
+    settings: ExportSettings,
+    drafts: Mapping[int, str] | None = None,
+) -> HootsuitePlan:
+    """Rows for Hootsuite's bulk upload, best score first, one time slot each.
+
+    `drafts` are messages edited by a person (the web page), by hit id: used instead of the
+    composed one, on one line and never starting like a formula.
+    """
     kept: list[tuple[Mapping[str, Any], str]] = []
     seen: set[str] = set()
     held_back = duplicates = 0
@@ -208,7 +217,7 @@ def plan_hootsuite(hits: Sequence[Mapping[str, Any]], now: datetime, settings: E
         if hit.get("no_reuse"):
             held_back += 1
             continue
-        text = message(hit, settings)
+        text = edited_draft((drafts or {}).get(int(hit["id"]), "")) or message(hit, settings)
         if text.casefold() in seen:
             duplicates += 1
             continue
@@ -220,6 +229,12 @@ def plan_hootsuite(hits: Sequence[Mapping[str, Any]], now: datetime, settings: E
         for (hit, text), when in zip(kept, slots, strict=True)
     )
     return HootsuitePlan(rows, tuple(int(h["id"]) for h, _ in kept), held_back, duplicates)
+
+
+def edited_draft(text: str) -> str:
+    """A message as a person edited it: one line, no control character, not starting like a formula."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text.lstrip("".join(_FORMULA_START) + " ")
 
 
 def web_link(url: str) -> str:

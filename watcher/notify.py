@@ -384,12 +384,17 @@ def render(d: dg.Digest, fmt: str) -> str:
 
 def preview_digest(store: Store, config: Config, now: datetime, fmt: str = "html") -> tuple[str, dg.Digest]:
     """The next digest as it stands now (everything since the last one), rendered; nothing recorded."""
+    d, _ = build_digest(store, config, *next_window(store, config, now))
+    return render(d, fmt), d
+
+
+def next_window(store: Store, config: Config, now: datetime) -> tuple[datetime, datetime]:
+    """The window of the next digest as it stands now: from the end of the last one (the last period
+    for the first) to `now` included. The web page's week is this window."""
     last = store.last_digest()
     start = parse_iso(last["window_end"]) if last else None
     end = _through(now)
-    start = start or _first_start(store, end, notify_settings(config).slot.period) or end
-    d, _ = build_digest(store, config, start, end)
-    return render(d, fmt), d
+    return start or _first_start(store, end, notify_settings(config).slot.period) or end, end
 
 
 def _first_start(store: Store, end: datetime, period: timedelta) -> datetime | None:

@@ -236,6 +236,19 @@ CREATE TABLE learned_model (
 );
 """
 
+# The web page (watcher.web): its secrets (the key that signs the digest's action links, the
+# password's hash), its sessions and its one-time login links, each kept by the hash of its token.
+_V9_WEB = """
+CREATE TABLE web_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    csrf TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE web_login_links (token_hash TEXT PRIMARY KEY, expires TEXT NOT NULL) WITHOUT ROWID;
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
 MIGRATIONS: list[str] = [
     _V1,
@@ -246,6 +259,7 @@ MIGRATIONS: list[str] = [
     _V6_TRIAGE_UNDO,
     _V7_PLAUSIBLE_DATES,
     _V8_LEARNED,
+    _V9_WEB,
 ]
 
 
