@@ -728,34 +728,34 @@ def download(text: str, fmt: str) -> Response:
 
 
 def triage_one(store: Store, hit_id: int, action: str, now: datetime) -> tuple[bool, str | None, str]:
-    """Do one triage action on one hit: (done, its state now, what to tell the person)."""
+    """Do one triage action on one hit, as `watcher relay` does: (done, its state now, what to say)."""
     from watcher import triage
 
+    calls: dict[str, Callable[[], triage.Outcome]] = {
+        "pick": lambda: triage.pick(store, [hit_id], now),
+        "skip": lambda: triage.skip(store, [hit_id], now),
+        "noise": lambda: triage.skip(store, [hit_id], now, noise=True),
+        "done": lambda: triage.done(store, [hit_id], now),
+        "undo": lambda: triage.undo(store, [hit_id], now),
+    }
+    outcome = calls[action]()
     lab = g.lab
-    target = {"pick": "picked", "skip": "skipped", "done": "relayed", "noise": "noise"}.get(action)
-    if target is None or target not in triage.ALLOWED_FROM:
-        return False, None, lab["refused"]
-    plan = triage.plan([hit_id], target, store.states_of([hit_id]))
-    moved = store.set_state(plan.change, target, allowed_from=triage.ALLOWED_FROM[target], now=now)
-    if moved or plan.already:
-        return True, target, lab[f"did_{action}"]
-    if plan.unknown:
+    state = store.states_of([hit_id]).get(hit_id)
+    if outcome.unknown:
         return False, None, lab["not_found"]
-    return False, store.states_of([hit_id]).get(hit_id), f"{lab['refused']}: {plan.refused[0][1]}"
+    if outcome.refused:
+        return False, state, f"{lab['refused']}: {outcome.refused[0][1]}"
+    return True, state, lab[f"did_{action}"]
 
 
 def mark_exported(store: Store, ids: Sequence[int], now: datetime) -> None:
-    from watcher.triage import ALLOWED_FROM
+    from watcher import triage
 
-    store.set_state(ids, "exported", allowed_from=ALLOWED_FROM["exported"], now=now)
+    triage.mark_exported(store, ids, now)
 
 
 def noise_counts(store: Store, since: datetime) -> dict[str, int]:
-    """Noise-marked hits per query since `since` (none until the noise mark exists)."""
-    from watcher.triage import STATES
-
-    if "noise" not in STATES:
-        return {}
+    """Noise-marked hits per query since `since`."""
     counts: dict[str, int] = {}
     for row in store.hits(states=["noise"], since=since):
         for query in row["keywords"]:
