@@ -46,13 +46,15 @@ def progress(length: int, label: str) -> Iterator[Callable[[int], None]]:
 
 
 def config_errors(run: Callable[[], Any]) -> Any:
-    """Run a library call; a ConfigError becomes one line and exit code 2."""
-    from watcher.errors import ConfigError
+    """Run a library call; a ConfigError becomes one line and exit code 2, a file not written exit code 1."""
+    from watcher.errors import ConfigError, FileWriteError
 
     try:
         return run()
     except ConfigError as exc:
         fail(str(exc), code=2)
+    except FileWriteError as exc:
+        fail(str(exc), code=1)
 
 
 def echo_json(value: Any) -> None:

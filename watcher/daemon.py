@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from watcher import runlock
 from watcher.config import load_config
 from watcher.errors import ConfigError, StoreError
 from watcher.fetch import Fetcher, fetcher_for
@@ -105,12 +106,20 @@ class Daemon:
             self.config = load_config(self.feeds, self.keywords)
             with Store(self.db):  # opens (and migrates) the database before saying READY
                 pass
+            lock = runlock.hold(self.db)  # one daemon per database, for as long as this one runs
         except ConfigError as exc:
             log.error("%s", exc)
             return 2
         except StoreError as exc:
             log.error("%s", exc)
             return 1
+        try:
+            return self._watch(wakeup)
+        finally:
+            lock.release()
+
+    def _watch(self, wakeup: socket.socket) -> int:
+        assert self.config is not None
         worker = threading.Thread(target=self._work, name="watcher-worker", daemon=True)
         worker.start()
         log.info(

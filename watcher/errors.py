@@ -11,6 +11,7 @@ WatcherError
 │   └── HTTPStatusError  4xx/5xx; carries status and retry_after
 ├── ParseError           sources/*: an answer that is not what the source gives
 │   └── NotAFeed         an HTML page or other non-feed; names advertised feed links
+├── FileWriteError       files.py: keywords.txt or feeds.yaml could not be written
 ├── StoreError           store.py: the database cannot be read or written
 │   └── SearchSyntaxError a full-text search that FTS5 cannot read
 └── DeliveryError        notify.py: a target refused a message
@@ -44,6 +45,15 @@ class ConfigError(WatcherError):
         self.problem = problem
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {problem}")
+
+
+class FileWriteError(WatcherError):
+    """A file watcher edits for the user (keywords.txt, feeds.yaml) could not be written; it is unchanged."""
+
+    def __init__(self, path: object, error: OSError) -> None:
+        self.path = str(path)
+        self.reason = error.strerror or str(error)
+        super().__init__(f"cannot write {self.path}: {self.reason}; the file was left as it was")
 
 
 class QuerySyntaxError(WatcherError):

@@ -21,7 +21,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from watcher.config import parse_feeds
 from watcher.errors import ConfigError
-from watcher.files import atomic_write_text
+from watcher.files import atomic_write_text, editing
 from watcher.types import SourceSpec
 
 # The order keys are written in, the ones people read first first.
@@ -30,6 +30,11 @@ _KEY_ORDER = ("name", "kind", "url", "base_url", "interval", "weight", "tags", "
 
 def add_feed(path: Path, entry: Mapping[str, Any], env: Mapping[str, str] | None = None) -> SourceSpec:
     """Append one source (a mapping as it would be written in feeds.yaml) to the `feeds:` list."""
+    with editing(path):  # two edits at once would each write over the other's
+        return _add_feed(path, entry, env)
+
+
+def _add_feed(path: Path, entry: Mapping[str, Any], env: Mapping[str, str] | None) -> SourceSpec:
     yaml, doc, _ = _load(path)
     feeds = _feeds(doc, path)
     item = CommentedMap()
@@ -57,6 +62,11 @@ def add_feed(path: Path, entry: Mapping[str, Any], env: Mapping[str, str] | None
 
 def remove_feed(path: Path, name: str, env: Mapping[str, str] | None = None) -> int:
     """Remove the source called `name`; returns how many were left. Comments around it are kept."""
+    with editing(path):
+        return _remove_feed(path, name, env)
+
+
+def _remove_feed(path: Path, name: str, env: Mapping[str, str] | None) -> int:
     yaml, doc, _ = _load(path)
     feeds = _feeds(doc, path)
     names = [f.get("name") if isinstance(f, Mapping) else None for f in feeds]
@@ -89,6 +99,10 @@ def _load(path: Path) -> tuple[YAML, Any, str]:
         original = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(path, None, "file not found (use --feeds to name it)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(path, None, f"cannot read it: {exc.strerror or exc}") from None
     try:
         _, indent, block_seq_indent = load_yaml_guess_indent(original)
     except YAMLError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from watcher.config import parse_keywords, split_weight
 from watcher.errors import ConfigError, QuerySyntaxError
-from watcher.files import atomic_write_text
+from watcher.files import atomic_write_text, editing
 from watcher.query import parse_query, same_query_key
 from watcher.types import Query
 
@@ -55,8 +55,14 @@ def add_query(path: Path, line: str, group: str | None = None) -> Edit:
     """Add one query, under `[group]` when given (the group is created at the end if new).
 
     Without a group the line goes at the end of the file, so it joins the last group if the file
-    has groups. Raises ConfigError (nothing written) on a query that does not parse or repeats one.
+    has groups. Raises ConfigError (nothing written) on a query that does not parse or repeats one,
+    FileWriteError when the file cannot be written.
     """
+    with editing(path):  # two edits at once would each write over the other's
+        return _add_query(path, line, group)
+
+
+def _add_query(path: Path, line: str, group: str | None) -> Edit:
     original = _read(path)
     queries = parse_keywords(original, str(path))
     new = parse_new_query(line, path)
@@ -95,6 +101,11 @@ def add_query(path: Path, line: str, group: str | None = None) -> Edit:
 
 def remove_query(path: Path, text: str) -> Edit:
     """Remove the one line holding this query (as written, or the same after normalisation)."""
+    with editing(path):
+        return _remove_query(path, text)
+
+
+def _remove_query(path: Path, text: str) -> Edit:
     original = _read(path)
     queries = parse_keywords(original, str(path))
     target = find_query(queries, text, path)
@@ -130,6 +141,8 @@ def _read(path: Path) -> str:
         raise ConfigError(path, None, "file not found (use --keywords to name it)") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(path, None, f"cannot read it: {exc.strerror or exc}") from None
 
 
 def _find_group(lines: list[str], group: str) -> int | None:

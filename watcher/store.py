@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -301,8 +302,8 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        _private_files(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             # autocommit mode: transactions are ours, explicit and IMMEDIATE
             conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -1284,6 +1285,41 @@ class Rematch:
     keywords: tuple[str, ...]
     score: int
     breakdown: Mapping[str, float]
+
+
+def _private_files(path: Path) -> None:
+    """The database's folder 0700 when watcher makes it; the database and its companions 0600.
+
+    The sources table holds session tokens. SQLite creates the write-ahead log, its index and
+    the journals with the database file's own mode, so a database file made 0600 (whatever the
+    umask) keeps every later one 0600 too; files left wider by an earlier version are narrowed.
+    A file that cannot be opened or changed here is left to SQLite, whose error says why.
+    """
+    path = Path(os.path.realpath(path))  # SQLite names the log and journals after a link's target
+    folder = path.parent
+    if not folder.is_dir():
+        try:
+            folder.mkdir(parents=True, mode=0o700)  # the umask can only narrow it
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # read-only, another owner's: SQLite's own error will say so
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+            os.fchmod(fd, 0o600)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        companion = path.with_name(path.name + suffix)
+        with suppress(OSError):
+            if stat.S_IMODE(companion.stat().st_mode) & 0o077:
+                os.chmod(companion, 0o600)
 
 
 def _why_not_writable(path: Path) -> str:
