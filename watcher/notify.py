@@ -555,15 +555,21 @@ def send_due_digest(
     ns = notify_settings(config)
     targets = load_targets(config) if targets is None else list(targets)
     interrupted = _recover(store, now)
-    last = store.last_digest()
-    first = None if last else _first_start(store, last_slot(ns.slot, now), ns.slot.period)
-    window = due_digest(parse_iso(last["window_end"]) if last else None, first, now, ns.slot)
-    created = None
-    if window is not None:
-        chosen = _digest_targets(config, targets)
-        pairs = [(t.id, t.label) if t else (FILE_TARGET, FILE_TARGET) for t in chosen]
-        created = store.create_digest(window.start, window.end, now, pairs)
-        log.info("digest %d recorded for %s to %s", created, window.start, window.end)
+    chosen = _digest_targets(config, targets)
+    pairs = [(t.id, t.label) if t else (FILE_TARGET, FILE_TARGET) for t in chosen]
+
+    def next_window(last: dict[str, Any] | None) -> tuple[datetime, datetime] | None:
+        # under the write lock: another process that just recorded this slot's digest is seen here
+        first = None if last else _first_start(store, last_slot(ns.slot, now), ns.slot.period)
+        due = due_digest(parse_iso(last["window_end"]) if last else None, first, now, ns.slot)
+        return (due.start, due.end) if due else None
+
+    created = window = None
+    recorded = store.create_next_digest(next_window, now, pairs)
+    if recorded is not None:
+        created, start, end = recorded
+        window = Window(start, end)
+        log.info("digest %d recorded for %s to %s", created, start, end)
     deliveries = _deliver_open(store, config, targets, now, force=False)
     return DigestReport(created, window, tuple(deliveries), interrupted, _next_due(store, ns, now))
 
@@ -581,21 +587,22 @@ def send_digest_now(
     targets = load_targets(config) if targets is None else list(targets)
     interrupted = _recover(store, now)
     chosen = _digest_targets(config, targets)
-    last = store.last_digest()
+    pairs = [(t.id, t.label) if t else (FILE_TARGET, FILE_TARGET) for t in chosen]
     now = _through(now)
-    start = parse_iso(last["window_end"]) if last else _first_start(store, now, ns.slot.period)
+
+    def next_window(last: dict[str, Any] | None) -> tuple[datetime, datetime] | None:
+        # under the write lock, as for the scheduled digest: two `--send` at once record one digest
+        start = parse_iso(last["window_end"]) if last else _first_start(store, now, ns.slot.period)
+        if start is None or start >= now:
+            return None
+        fresh = any(store.digest_size(start, now, target=t.id if t else FILE_TARGET)[0] for t in chosen)
+        return (start, now) if fresh else None
+
     created = window = None
-    if start is not None and start < now:
-        fresh = False
-        for t in chosen:
-            tid = t.id if t else FILE_TARGET
-            if store.digest_size(start, now, target=tid)[0]:
-                fresh = True
-                break
-        if fresh:
-            window = Window(start, now)
-            pairs = [(t.id, t.label) if t else (FILE_TARGET, FILE_TARGET) for t in chosen]
-            created = store.create_digest(start, now, now, pairs, manual=True)
+    recorded = store.create_next_digest(next_window, now, pairs, manual=True)
+    if recorded is not None:
+        created, start, end = recorded
+        window = Window(start, end)
     deliveries = _deliver_open(store, config, targets, now, force=True)
     return DigestReport(created, window, tuple(deliveries), interrupted, _next_due(store, ns, now))
 

@@ -1074,16 +1074,28 @@ class Store:
     ) -> int:
         """Record a digest and one pending delivery per (target id, label), in one transaction."""
         with self.write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO digests (window_start, window_end, created, manual) VALUES (?, ?, ?, ?)",
-                (iso(start), iso(end), iso(now), int(manual)),
-            )
-            digest_id = int(cursor.lastrowid or 0)
-            conn.executemany(
-                "INSERT INTO deliveries (digest_id, target, label, next_attempt) VALUES (?, ?, ?, ?)",
-                [(digest_id, target, label, iso(now)) for target, label in targets],
-            )
-        return digest_id
+            return _insert_digest(conn, start, end, now, targets, manual)
+
+    def create_next_digest(
+        self,
+        window: Callable[[dict[str, Any] | None], tuple[datetime, datetime] | None],
+        now: datetime,
+        targets: Sequence[tuple[str, str]],
+        *,
+        manual: bool = False,
+    ) -> tuple[int, datetime, datetime] | None:
+        """Record the digest that follows the last one, reading the last one in the same transaction.
+
+        `window(last digest or None)` says which window the next digest covers, or None when none
+        is due; it runs under the write lock, so two processes deciding at once never record two
+        digests for one slot: the second sees the first's. Returns (id, start, end), or None.
+        """
+        with self.write() as conn:
+            chosen = window(self.last_digest())
+            if chosen is None:
+                return None
+            start, end = chosen
+            return _insert_digest(conn, start, end, now, targets, manual), start, end
 
     def open_deliveries(self) -> list[dict[str, Any]]:
         """Deliveries not done yet (pending or failed), oldest digest first, with their digest's window."""
@@ -1256,6 +1268,26 @@ class Store:
                 "UPDATE alerts SET state = ?, sent_at = ?, error = ? WHERE item_id = ? AND target = ?",
                 ("failed" if error else "sent", None if error else iso(now), error, item_id, target),
             )
+
+
+def _insert_digest(
+    conn: sqlite3.Connection,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    targets: Sequence[tuple[str, str]],
+    manual: bool,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO digests (window_start, window_end, created, manual) VALUES (?, ?, ?, ?)",
+        (iso(start), iso(end), iso(now), int(manual)),
+    )
+    digest_id = int(cursor.lastrowid or 0)
+    conn.executemany(
+        "INSERT INTO deliveries (digest_id, target, label, next_attempt) VALUES (?, ?, ?, ?)",
+        [(digest_id, target, label, iso(now)) for target, label in targets],
+    )
+    return digest_id
 
 
 class _SelectionChanged(Exception):

@@ -1,0 +1,64 @@
+"""Two processes deciding at the same moment that a digest is due record it once.
+
+`watcher run` and `watcher digest --send` (or two daemons' worth of calls) may look at the
+ledger at the same time: each slot must still get exactly one digest, with windows that follow
+one another. Real processes, a real SQLite file, a barrier so that they race at every slot.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+from datetime import timedelta
+from pathlib import Path
+
+from tests.test_notify import SLOT, WED, WEEK, make_config, make_hit, store_hits
+from watcher import notify
+from watcher.store import Store
+from watcher.types import Config
+
+ROUNDS = 30
+PROCESSES = 4
+
+
+def _race(db: Path, config: Config, barrier: multiprocessing.synchronize.Barrier, manual: bool) -> None:
+    with Store(db) as store:
+        for week in range(ROUNDS):
+            now = SLOT + week * WEEK + timedelta(minutes=1)
+            barrier.wait(30)
+            if manual:
+                notify.send_digest_now(store, config, now, targets=[])
+            else:
+                notify.send_due_digest(store, config, now, targets=[])
+
+
+def race(tmp_path: Path, manual: bool) -> list[tuple[str, str]]:
+    config = make_config(tmp_path)
+    db = tmp_path / "data" / "watch.db"
+    with Store(db) as store:
+        for week in range(ROUNDS):  # a hit in every window, so a manual digest always has something new
+            store_hits(store, [make_hit(config, week, 50, key=f"k{week}")], WED + week * WEEK)
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(PROCESSES)
+    workers = [context.Process(target=_race, args=(db, config, barrier, manual)) for _ in range(PROCESSES)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    with Store(db) as store:
+        return [(str(r[0]), str(r[1])) for r in store.db.execute(
+            "SELECT window_start, window_end FROM digests ORDER BY id").fetchall()]  # fmt: skip
+
+
+def test_two_processes_at_each_slot_record_one_digest_per_slot(tmp_path: Path) -> None:
+    windows = race(tmp_path, manual=False)
+    assert len(windows) == ROUNDS
+    assert len({end for _, end in windows}) == ROUNDS
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))  # each starts where the last ended
+
+
+def test_two_digest_sends_at_once_record_one_digest_per_moment(tmp_path: Path) -> None:
+    windows = race(tmp_path, manual=True)
+    assert len({end for _, end in windows}) == len(windows) == ROUNDS
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
