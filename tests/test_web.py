@@ -320,7 +320,7 @@ def test_every_answer_carries_the_security_headers(w: WebWatch) -> None:
         assert "unsafe-inline" not in CSP and "http" not in CSP
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"  # the address of a page never leaves the site
         assert headers["cache-control"] == "no-store"
     page = client.get("/").text
     assert "<script>" not in page and " style=" not in page and "onclick" not in page  # nothing inline

@@ -45,7 +45,7 @@ HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make browsers send `Origin: null` on our own POSTs
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
@@ -452,14 +452,14 @@ def create_app(site: Site) -> Flask:
         return sources_page()
 
     def sources_page(check: dict[str, Any] | None = None, form: Mapping[str, str] | None = None) -> Any:
-        from watcher.status import collect, human_bytes, relative
+        from watcher.status import collect, human_bytes
 
         status = collect(g.store, g.config, g.now, g.config_error)
         rows = [
             {
                 **s,
-                "last_success_text": relative(s["last_success"], g.now) if s["last_success"] else g.lab["never"],
-                "next_poll_text": relative(s["next_poll"], g.now) if s["next_poll"] else "-",
+                "last_success_text": when(s["last_success"]) if s["last_success"] else g.lab["never"],
+                "next_poll_text": when(s["next_poll"]) if s["next_poll"] else "–",
             }
             for s in status["sources"]
         ]
@@ -531,7 +531,7 @@ def create_app(site: Site) -> Flask:
             label=label,
             totals=[(q, sum(v)) for q, v in data.series.items()],
             period=g.lab["report_hits"].format(
-                n=data.total_hits, start=short_date(data.start), end=short_date(data.end - timedelta(seconds=1))
+                n=data.total_hits, start=short_date(data.start), end=short_date(data.end - timedelta(days=1))
             ),
         )
 
@@ -643,6 +643,11 @@ def parse(text: str | None) -> datetime:
     from watcher.store import parse_iso
 
     return parse_iso(text) or datetime.now(UTC)
+
+
+def when(text: str) -> str:
+    """A stored time as the digest shows it: local, in the page's language."""
+    return dg.local_date(parse(text), g.language, g.tz)
 
 
 def short_date(moment: datetime) -> str:
