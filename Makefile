@@ -43,6 +43,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/compile.py $(COMPILE_ARGS)
 	$(BENCH_VENV)/bin/python bench/bigdb.py $(BIGDB_ARGS)
 	$(BENCH_VENV)/bin/python bench/relevance.py --json bench/out/relevance.json
+	$(BENCH_VENV)/bin/python bench/feedback.py
 
 ## make bench-relevance: the relevance measures alone (bench/relevance.py, a few seconds)
 bench-relevance: $(BENCH_STAMP)

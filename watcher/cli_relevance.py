@@ -24,7 +24,7 @@ _LABELS = {
             " (`watcher relay pick ID`, `watcher relay skip --noise ID`)."
         ),
         "quality": (
-            "Validé sur vos étiquettes ({folds} parts, chacune prédite par les autres) : {right} sur {n} bien"
+            "Vérifié sur vos étiquettes (chacune prédite par toutes les autres) : {right} sur {n} bien"
             " prédites ({accuracy} %) ; un résultat retenu passe devant un hors sujet {auc} % du temps."
         ),
         "no_quality": "Trop peu d'étiquettes pour le valider.",
@@ -47,7 +47,7 @@ _LABELS = {
             " (`watcher relay pick ID`, `watcher relay skip --noise ID`)."
         ),
         "quality": (
-            "Checked on your labels ({folds} folds, each predicted from the others): {right} of {n} predicted"
+            "Checked on your labels (each predicted from all the others): {right} of {n} predicted"
             " right ({accuracy}%); a relevant result ranks above a noise one {auc}% of the time."
         ),
         "no_quality": "Too few labels to check it.",
@@ -105,7 +105,6 @@ def relevance(env: Env, limit: int, as_json: bool) -> None:
     else:
         click.echo(
             lab["quality"].format(
-                folds=feedback.FOLDS,
                 right=q.right,
                 n=q.labels,
                 accuracy=round(100 * q.accuracy),
@@ -151,7 +150,7 @@ def _as_json(model: Any, lean_for: Any, lean_against: Any, limit: int) -> dict[s
         "max_points": feedback.MAX_POINTS,
         "quality": None
         if q is None
-        else {"folds": feedback.FOLDS, "labels": q.labels, "right": q.right, "accuracy": q.accuracy, "auc": q.auc},
+        else {"method": "leave-one-out", "labels": q.labels, "right": q.right, "accuracy": q.accuracy, "auc": q.auc},
         "words_for": rows(lean_for, True),
         "words_against": rows(lean_against, True),
         "others_for": rows(lean_for, False),

@@ -12,21 +12,24 @@ part of the score is MAX_POINTS * (2p - 1): bounded, zero for an item it knows n
 The explanation names how many labelled hits share the feature that weighed most in the
 direction of the part: "like 4 results marked off-topic (-15)".
 
-The model is inactive until it has MIN_LABELS labels with MIN_EACH of each kind (measured on
-the labelled corpus of bench/relevance: see bench/RESULTS.md). Pure: values in, values out;
-the database side is labels.py.
+Its quality is measured by leave-one-out cross-validation (each label predicted from all the
+others), exact and cheap for naive Bayes. The model is inactive until it has MIN_LABELS labels
+with MIN_EACH of each kind (measured on the labelled corpus of bench/relevance: see
+bench/RESULTS.md). Pure: values in, values out; the database side is labels.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from urllib.parse import urlsplit
 
-from watcher.query import fold, singulars, words
+from watcher.query import fold, singular
 
 MAX_POINTS = 20.0  # the part is within -MAX_POINTS..+MAX_POINTS
 MIN_LABELS = 20  # labels in all before the model is used ...
@@ -34,9 +37,11 @@ MIN_EACH = 5  # ... with at least this many positives and this many negatives
 MIN_FEATURE_DOCS = 2  # a feature seen in fewer labelled hits is not learned from
 MIN_WORD = 3  # shorter words (articles, "de", "le") carry no meaning of their own
 TEXT_CHARS = 3000  # the start of the text is read: enough for what an item is about, and bounded
-FOLDS = 5  # cross-validation
+TEMPERATURE_SAMPLE = 2000  # held-out predictions the temperature is fitted on, at most
+DEFAULT_TEMPERATURE = 4.0  # before there are labels enough to fit one
 TEMPERATURES = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 MODEL_VERSION = 1
+FEATURES_VERSION = 1  # change it with `features`: the features kept of labelled hits are cut again
 LEANING_MIN = 0.5  # log-odds: a feature shown as leaning one way is at least 1.65 times as likely there
 
 KINDS = {"w": "word", "s": "source", "d": "domain", "a": "author"}
@@ -53,16 +58,33 @@ class Example:
     author: str | None = None
 
 
+# in folded text (accents gone): runs of letters and digits; an apostrophe or a hyphen cuts, so an
+# elided article ("l'", "qu'") is too short to count. Other scripts are not read (a French and
+# English watch); ASCII classes are several times faster to scan than Unicode ones.
+_WORD = re.compile(r"[a-z0-9]{3,}")
+_singular_of: dict[str, str] = {}  # words met so far -> their comparison key (a vocabulary: small)
+
+
 def features(ex: Example) -> set[str]:
-    """The item's features: `w:word`, `s:source`, `d:domain`, `a:author`."""
-    out = {f"w:{w}" for w in singulars(words(f"{ex.title} {ex.text[:TEXT_CHARS]}")) if len(w) >= MIN_WORD}
-    out = {f for f in out if not f[2:].isdigit()}
-    out.update(f"s:{s}" for s in ex.sources)
+    """The item's features: `w:word` (folded, plural aside, at least MIN_WORD letters), `s:source`,
+    `d:domain`, `a:author`."""
+    keys = _singular_of
+    if len(keys) > 500_000:  # never grows without bound in a long-running daemon
+        keys.clear()
+    out = set()
+    for w in set(_WORD.findall(fold(f"{ex.title} {ex.text[:TEXT_CHARS]}"))):
+        key = keys.get(w)
+        if key is None:
+            key = keys[w] = singular(w) if not w.isdigit() else ""
+        if len(key) >= MIN_WORD:
+            out.add("w:" + key)
+    out.update("s:" + " ".join(s.split()) for s in ex.sources)
     domain = domain_of(ex.url)
     if domain:
-        out.add(f"d:{domain}")
-    if ex.author and ex.author.strip():
-        out.add(f"a:{fold(ex.author.strip())}")
+        out.add("d:" + domain)
+    author = " ".join((ex.author or "").split())  # no newline: features are kept joined by newlines
+    if author:
+        out.add("a:" + fold(author))
     return out
 
 
@@ -77,7 +99,7 @@ def domain_of(url: str) -> str:
 
 @dataclass(frozen=True)
 class Quality:
-    """How well the model predicts the user's own labels, cross-validated (FOLDS folds)."""
+    """How well the model predicts the user's own labels, each predicted from all the others."""
 
     labels: int
     right: int  # labels whose held-out prediction had the right sign
@@ -95,7 +117,7 @@ class Model:
     positives: int
     negatives: int
     counts: Mapping[str, tuple[int, int]]  # feature -> (positives holding it, negatives holding it)
-    temperature: float = 4.0
+    temperature: float = DEFAULT_TEMPERATURE
     quality: Quality | None = None
     weights: Mapping[str, float] = field(default_factory=dict, compare=False)
 
@@ -115,18 +137,12 @@ def _weights(positives: int, negatives: int, counts: Mapping[str, tuple[int, int
     return {f: math.log((p + 1.0) / pos_total) - math.log((n + 1.0) / neg_total) for f, (p, n) in counts.items()}
 
 
-def _count(docs: Iterable[tuple[set[str], bool]]) -> tuple[int, int, Counter[str], Counter[str]]:
-    pos: Counter[str] = Counter()
-    neg: Counter[str] = Counter()
-    n_pos = n_neg = 0
-    for feats, label in docs:
-        if label:
-            n_pos += 1
-            pos.update(feats)
-        else:
-            n_neg += 1
-            neg.update(feats)
-    return n_pos, n_neg, pos, neg
+def _count(docs: Sequence[tuple[set[str], bool]]) -> tuple[int, int, Counter[str], Counter[str]]:
+    """How many positives and negatives, and in how many of each every feature is."""
+    pos: Counter[str] = Counter(chain.from_iterable(feats for feats, label in docs if label))
+    neg: Counter[str] = Counter(chain.from_iterable(feats for feats, label in docs if not label))
+    n_pos = sum(1 for _, label in docs if label)
+    return n_pos, len(docs) - n_pos, pos, neg
 
 
 def _kept(pos: Mapping[str, int], neg: Mapping[str, int]) -> dict[str, tuple[int, int]]:
@@ -146,27 +162,38 @@ def train(labelled: Sequence[tuple[set[str], bool]]) -> Model:
     return Model(n_pos, n_neg, counts, temperature, quality, _weights(n_pos, n_neg, counts))
 
 
+_LOG1 = [math.log(k + 1.0) for k in range(4096)]  # log(k + 1) for the counts of most features
+
+
+def _log1(k: int) -> float:
+    return _LOG1[k] if k < 4096 else math.log(k + 1.0)
+
+
 def _cross_validate(
     labelled: Sequence[tuple[set[str], bool]], n_pos: int, n_neg: int, pos: Counter[str], neg: Counter[str]
 ) -> tuple[Quality | None, float]:
-    """Held-out evidence for each label (each fold's counts are the totals minus the fold's own)."""
+    """Leave-one-out: each label predicted by the counts of all the others (the totals minus its
+    own), which naive Bayes gives exactly in one pass; then the temperature that makes those
+    predictions the most likely (fitted on at most TEMPERATURE_SAMPLE of them)."""
     if n_pos < 2 or n_neg < 2:
-        return None, Model.temperature
-    held: list[tuple[float, bool]] = []
-    for k in range(FOLDS):
-        fold_docs = labelled[k::FOLDS]
-        f_pos, f_neg, fp, fn = _count(fold_docs)
-        train_pos, train_neg = n_pos - f_pos, n_neg - f_neg
-        if not train_pos or not train_neg:
-            continue
-        rest_p, rest_n = pos - fp, neg - fn
-        w = _weights(train_pos, train_neg, _kept(rest_p, rest_n))
-        held.extend((sum(w.get(f, 0.0) for f in feats), label) for feats, label in fold_docs)
-    if not held:
-        return None, Model.temperature
+        return None, DEFAULT_TEMPERATURE
+    # a feature's weight when the label left out is a positive (True) or a negative (False), with
+    # the totals' part of the smoothing folded in: a label's evidence is then one C-level sum
+    base_true = math.log(n_neg + 2.0) - math.log(n_pos - 1 + 2.0)
+    base_false = math.log(n_neg - 1 + 2.0) - math.log(n_pos + 2.0)
+    left_out: dict[bool, dict[str, float]] = {True: {}, False: {}}
+    for f in pos.keys() | neg.keys():
+        p, n = pos.get(f, 0), neg.get(f, 0)
+        if p and p - 1 + n >= MIN_FEATURE_DOCS:
+            left_out[True][f] = _log1(p - 1) - _log1(n) + base_true
+        if n and p + n - 1 >= MIN_FEATURE_DOCS:
+            left_out[False][f] = _log1(p) - _log1(n - 1) + base_false
+    zero = repeat(0.0)
+    held = [(sum(map(left_out[label].get, feats, zero)), label) for feats, label in labelled]
     right = sum(1 for e, label in held if (e > 0) == label)
     quality = Quality(len(held), right, _auc(held))
-    best = min(TEMPERATURES, key=lambda t: _log_loss(held, t))
+    sample = held[:: max(1, len(held) // TEMPERATURE_SAMPLE)]
+    best = min(TEMPERATURES, key=lambda t: _log_loss(sample, t))
     return quality, best
 
 
@@ -235,10 +262,10 @@ def evidence(model: Model, feats: Iterable[str]) -> tuple[float, str | None, str
     return total, best_for[1], best_against[1]
 
 
-def part(model: Model, feats: Iterable[str]) -> Part | None:
-    """The learned part for an item with these features; None when the model is inactive or it
-    rounds to nothing."""
-    if not model.active:
+def part(model: Model, feats: Iterable[str], *, force: bool = False) -> Part | None:
+    """The learned part for an item with these features; None when the model is inactive (unless
+    `force`: what it would give, for measures) or it rounds to nothing."""
+    if not model.active and not force:
         return None
     total, best_for, best_against = evidence(model, feats)
     p = _sigmoid(total / model.temperature)

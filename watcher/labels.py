@@ -51,10 +51,20 @@ def stamp_of(store: Store) -> str:
     return f"v{feedback.MODEL_VERSION}:{store.labels_stamp()}"
 
 
-def learn(store: Store) -> feedback.Model:
-    """Learn from the labelled hits now in the database (nothing stored)."""
-    rows = store.labelled_hits(list(LABELS))
-    return feedback.train([(feedback.features(example_of_row(r)), LABELS[r["state"]]) for r in rows])
+def learn(store: Store) -> tuple[feedback.Model, list[tuple[int, int, str]]]:
+    """Learn from the labelled hits now in the database (nothing stored): the model, and the
+    (id, version, features) of the labelled hits whose features were cut now (to be kept)."""
+    labelled: list[tuple[set[str], bool]] = []
+    cut: list[tuple[int, int, str]] = []
+    for row in store.labelled_hits(list(LABELS), feedback.FEATURES_VERSION):
+        kept = row["features"]
+        if kept is None:
+            feats = feedback.features(example_of_row(row))
+            cut.append((int(row["id"]), feedback.FEATURES_VERSION, "\n".join(sorted(feats))))
+        else:
+            feats = set(kept.split("\n")) if kept else set()
+        labelled.append((feats, LABELS[row["state"]]))
+    return feedback.train(labelled), cut
 
 
 def refresh(store: Store, now: datetime) -> feedback.Model | None:
@@ -71,9 +81,9 @@ def refresh(store: Store, now: datetime) -> feedback.Model | None:
         if stored is not None and stored[0] == stamp:
             model = feedback.loads(stored[1])
         else:
-            model = learn(store)
+            model, cut = learn(store)
             rescored = _rescore(model, store.new_hits_since(now - timedelta(days=RESCORE_DAYS)))
-            store.save_learned_model(stamp, feedback.dumps(model), rescored, now)
+            store.save_learned_model(stamp, feedback.dumps(model), rescored, now, cut)
         _cache = (f"{store.path}|{stamp}", model)
         return model
     except (StoreError, ValueError, OSError) as exc:

@@ -34,6 +34,7 @@ from watcher.errors import SearchSyntaxError, StoreError
 from watcher.types import Hit, SourceResult, SourceState
 
 BUSY_TIMEOUT_MS = 30_000
+LABELLED_TEXT_CHARS = 3000  # what learning reads of a labelled hit's text (feedback.TEXT_CHARS)
 WAL_AUTOCHECKPOINT_PAGES = 16_384  # 64 MB of write-ahead log between automatic checkpoints
 WAL_KEPT_BYTES = 16 * 1024 * 1024  # what the log file keeps on disk once checkpointed
 
@@ -250,6 +251,17 @@ CREATE TABLE web_sessions (
 CREATE TABLE web_login_links (token_hash TEXT PRIMARY KEY, expires TEXT NOT NULL) WITHOUT ROWID;
 """
 
+# The features learning reads of each labelled hit (feedback.features, joined by newlines), kept
+# once cut: learning again after each triage command then reads them instead of cutting the
+# texts of every labelled hit again. `version` is feedback.FEATURES_VERSION: others are cut again.
+_V10_LABELLED_FEATURES = """
+CREATE TABLE labelled_features (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id),
+    version INTEGER NOT NULL,
+    features TEXT NOT NULL
+);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
 MIGRATIONS: list[str] = [
     _V1,
@@ -261,6 +273,7 @@ MIGRATIONS: list[str] = [
     _V7_PLAUSIBLE_DATES,
     _V8_LEARNED,
     _V9_WEB,
+    _V10_LABELLED_FEATURES,
 ]
 
 
@@ -775,14 +788,39 @@ class Store:
         row = self.db.execute("SELECT count(*), coalesce(max(rowid), 0) FROM state_changes").fetchone()
         return f"{row[0]}:{row[1]}"
 
-    def labelled_hits(self, states: Sequence[str]) -> list[dict[str, Any]]:
-        """The hits in these triage states, oldest first, in the row shape of `hits`."""
-        params: dict[str, Any] = {}
+    def labelled_hits(self, states: Sequence[str], features_version: int) -> list[dict[str, Any]]:
+        """The hits in these triage states, oldest first: id, state, and `features` as kept (a
+        string) when kept in this version, else None with what learning reads to cut them (title,
+        the start of the text, sources, canonical_url, author)."""
+        params: dict[str, Any] = {"chars": LABELLED_TEXT_CHARS, "version": features_version}
         sql = f"""
-            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
-            FROM items WHERE score > 0 AND state IN ({_marks("state", states, params)}) ORDER BY id
+            SELECT items.id, items.state, lf.features,
+                   CASE WHEN lf.features IS NULL THEN items.title END AS title,
+                   CASE WHEN lf.features IS NULL THEN substr(items.text, 1, :chars) END AS text,
+                   CASE WHEN lf.features IS NULL THEN items.canonical_url END AS canonical_url,
+                   CASE WHEN lf.features IS NULL THEN items.author END AS author,
+                   CASE WHEN lf.features IS NULL THEN
+                       (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id)
+                   END AS sources
+            FROM items LEFT JOIN labelled_features lf ON lf.item_id = items.id AND lf.version = :version
+            WHERE items.score > 0 AND items.state IN ({_marks("state", states, params)}) ORDER BY items.id
         """
-        return [_hit_row(row) for row in self.db.query(sql, params)]
+        rows = []
+        for row in self.db.execute(sql, params):
+            item_id, state, features, title, text, url, author, sources = row
+            rows.append(
+                {
+                    "id": item_id,
+                    "state": state,
+                    "features": features,
+                    "title": title,
+                    "text": text,
+                    "canonical_url": url,
+                    "author": author,
+                    "sources": json.loads(sources) if sources else [],
+                }
+            )
+        return rows
 
     def learned_model(self) -> tuple[str, str] | None:
         """(labels stamp, model text) of the stored model, or None."""
@@ -790,11 +828,19 @@ class Store:
         return (str(row[0]), str(row[1])) if row else None
 
     def save_learned_model(
-        self, stamp: str, model: str, rescored: Sequence[tuple[int, int, str]], now: datetime
+        self,
+        stamp: str,
+        model: str,
+        rescored: Sequence[tuple[int, int, str]],
+        now: datetime,
+        features: Sequence[tuple[int, int, str]] = (),
     ) -> None:
-        """Keep the model learned from the labels of `stamp`, and the new (id, score, breakdown) of
-        the hits it scores again, in one transaction."""
+        """Keep the model learned from the labels of `stamp`, the new (id, score, breakdown) of the
+        hits it scores again, and the (id, version, features) newly cut, in one transaction."""
         with self.write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO labelled_features (item_id, version, features) VALUES (?, ?, ?)", features
+            )
             conn.execute(
                 "INSERT INTO learned_model (id, stamp, trained_at, model) VALUES (1, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET stamp = excluded.stamp, trained_at = excluded.trained_at,"
