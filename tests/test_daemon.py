@@ -410,6 +410,11 @@ def test_a_broken_feeds_yaml_at_reload_is_named_by_line_and_the_last_good_source
         (feeds_yaml(server, "/one") + "  - name: two\n    kind: rss\n    url: [unclosed\n", 11),  # at the end
         (feeds_yaml(server, "/one") + "  - name: two\n    kind: telegraph\n", 9),
         (feeds_yaml(server, "/one") + "    interval: 2h\n", 8),
+        # numbers out of range and misspelt or unreadable section values: refused as well
+        (feeds_yaml(server, "/one").replace("interval: 60", "interval: .inf"), 7),
+        (feeds_yaml(server, "/one").replace("  timeout: 30\n", "  timeout: 30\n  cluster_days: 1000000000\n"), 3),
+        (feeds_yaml(server, "/one").replace("  timeout: 30\n", "  timeout: 30\n  digest: {evry: daily}\n"), 3),
+        (feeds_yaml(server, "/one").replace("  timeout: 30\n", "  timeout: 30\n  export:\n    hours: 9h-18h\n"), 4),
     ]
     for n, (text, line) in enumerate(mistakes, start=1):
         feeds.write_text(text)

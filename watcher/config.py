@@ -39,6 +39,18 @@ _BAD_WEIGHT = re.compile(r"\s\^\S*\s*$")
 _GROUP = re.compile(r"^\[([^\]]+)\]$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FEED_KEYS = {"name", "kind", "url", "base_url", "interval", "weight", "tags", "enabled"}
+# Each kind's own keys (read by its adapter in sources/): any other is refused with a suggestion.
+KIND_KEYS: dict[str, frozenset[str]] = {
+    "rss": frozenset(),
+    "google_news": frozenset({"queries", "when", "language", "region"}),
+    "mastodon": frozenset({"queries", "hashtags", "access_token", "search"}),
+    "bluesky": frozenset({"queries", "handle", "app_password", "language"}),
+    "reddit": frozenset(
+        {"queries", "username", "subreddits", "oauth_url", "client_id", "client_secret", "user_agent", "app_id"}
+        | {"platform", "version"}
+    ),
+    "hackernews": frozenset({"queries", "algolia_tags"}),
+}
 _SETTINGS = {
     "language", "region", "timezone", "default_interval", "timeout", "max_body_bytes", "max_workers",
     "per_host", "contact", "cluster_days", "credentials_file", "processes",
@@ -309,7 +321,82 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             raise doc.error(
                 _child(node, "timezone"), f"unknown time zone {known['timezone']!r} (e.g. Europe/Paris)"
             ) from None
+    _check_sections(doc, node, extra, known.get("timezone", defaults.timezone))
     return Settings(**{**defaults.__dict__, **known, "extra": extra, "extra_lines": lines})
+
+
+# The keys of each section of `settings` that a later stage reads (notify, schedule, export):
+# any other key is a typo, refused with a suggestion. A stage that reads a new key adds it here.
+SECTION_KEYS: dict[str, frozenset[str]] = {
+    "digest": frozenset({"every", "day", "time", "max_items", "tag"}),
+    "alerts": frozenset({"enabled", "min_score", "max_per_hour", "tag"}),
+    "notify": frozenset({"config"}),
+    "export": frozenset({"network", "max_length", "link_length", "hours", "gap", "lead"}),
+}
+MAX_DIGEST_ITEMS = 1000
+MAX_ALERTS_PER_HOUR = 1000
+
+
+def _check_sections(doc: _Doc, node: yaml.Node | None, extra: Mapping[str, Any], timezone: str) -> None:
+    """The sections later stages read (digest, alerts, notify, export), checked now, so that
+    `watcher check` and a reload refuse what would fail at the digest or the export: each key
+    known, each value readable (through the very functions that read it later), with its line."""
+    from watcher import export, schedule
+
+    def line_of(problem: str, section: str) -> yaml.Node | None:
+        named = _SETTING_NAMED.search(problem)
+        where = _child(node, section)
+        if named and "." in named.group(1):
+            return _child(where, named.group(1).split(".", 1)[1]) or where
+        return where
+
+    for section, value in extra.items():
+        where = _child(node, section)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise doc.error(where, f"settings.{section} must be a mapping of keys to values")
+        known = SECTION_KEYS.get(section)
+        for key in value:
+            if known is not None and key not in known:
+                raise doc.error(
+                    _child(where, key, want_key=True),
+                    f"settings.{section}: unknown key {key!r}{_suggest(key, set(known))}",
+                )
+    digest, alerts = extra.get("digest") or {}, extra.get("alerts") or {}
+    problems: list[tuple[str, str]] = []
+    try:
+        schedule.parse_slot(digest, ZoneInfo(timezone))
+    except ValueError as exc:
+        problems.append(("digest", str(exc)))
+    max_items = digest.get("max_items", 1)
+    if not isinstance(max_items, int) or isinstance(max_items, bool) or not 1 <= max_items <= MAX_DIGEST_ITEMS:
+        problems.append(("digest", f"settings.digest.max_items must be a whole number from 1 to {MAX_DIGEST_ITEMS}"))
+    enabled = alerts.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(("alerts", "settings.alerts.enabled must be true or false"))
+    min_score = alerts.get("min_score", 100)
+    if min_score is not None and (
+        not isinstance(min_score, int) or isinstance(min_score, bool) or not 1 <= min_score <= 100
+    ):
+        problems.append(("alerts", "settings.alerts.min_score must be a score from 1 to 100"))
+    per_hour = alerts.get("max_per_hour", 0)
+    if not isinstance(per_hour, int) or isinstance(per_hour, bool) or not 0 <= per_hour <= MAX_ALERTS_PER_HOUR:
+        most = MAX_ALERTS_PER_HOUR
+        problems.append(("alerts", f"settings.alerts.max_per_hour must be a whole number from 0 (no alerts) to {most}"))
+    for section in ("digest", "alerts", "notify"):
+        for key in ("tag", "config"):
+            value = (extra.get(section) or {}).get(key)
+            if value is not None and not isinstance(value, str):
+                problems.append((section, f"settings.{section}.{key} must be text"))
+    if "export" in extra:
+        try:
+            export.export_settings(extra.get("export"), timezone, parse_duration)
+        except ValueError as exc:
+            problems.append(("export", str(exc)))
+    if problems:
+        section, problem = problems[0]
+        raise doc.error(line_of(problem, section), problem)
 
 
 _SETTING_NAMED = re.compile(r"settings\.([a-z_]+(?:\.[a-z_]+)?)")
@@ -386,10 +473,12 @@ def _feed(
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise doc.error(_child(node, "tags"), f"feed {name!r}: tags must be a list of words")
     options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
-    if kind == "rss" and options:  # an rss feed has no keys of its own: this is a typo (`intervall:`)
-        key = sorted(options, key=str)[0]
+    unknown = sorted((k for k in options if k not in KIND_KEYS.get(kind, options)), key=str)
+    if unknown:  # a typo (`intervall:`, `app_pasword:`), or a key of another kind
+        key = unknown[0]
+        allowed = _FEED_KEYS | KIND_KEYS[kind]
         raise doc.error(
-            _child(node, key, want_key=True), f"feed {name!r}: unknown key {key!r}{_suggest(key, _FEED_KEYS)}"
+            _child(node, key, want_key=True), f"feed {name!r}: unknown key {key!r}{_suggest(str(key), set(allowed))}"
         )
     spec = SourceSpec(
         name=name.strip(),

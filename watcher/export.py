@@ -23,6 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 HOOTSUITE_MAX_ROWS = 350
+MAX_MESSAGE = 100_000  # characters: longer than any network's post
+MAX_SPACING = timedelta(days=30)  # gap and lead: more is a typo
 SLOT_MINUTES = 5  # Hootsuite only takes times on 5-minute marks
 
 # network -> (characters allowed, what a link counts for: None means its own length)
@@ -98,24 +100,41 @@ def export_settings(data: Any, timezone: str, parse_duration: Any) -> ExportSett
     max_length, link_length = NETWORKS.get(network, (280, None))
     max_length = data.get("max_length", max_length)
     link_length = data.get("link_length", link_length)
-    if not isinstance(max_length, int) or max_length < 40:
-        raise ValueError("settings.export.max_length must be a whole number of characters, at least 40")
-    if link_length is not None and (not isinstance(link_length, int) or link_length < 0):
-        raise ValueError("settings.export.link_length must be a whole number of characters")
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or not 40 <= max_length <= MAX_MESSAGE:
+        raise ValueError(f"settings.export.max_length must be a whole number of characters from 40 to {MAX_MESSAGE}")
+    if link_length is not None and (
+        not isinstance(link_length, int) or isinstance(link_length, bool) or not 0 <= link_length < max_length
+    ):
+        raise ValueError("settings.export.link_length must be a whole number of characters, below max_length")
     first, last = time(9, 0), time(18, 0)
     if "hours" in data:
         m = _HOURS.match(str(data["hours"]))
-        if not m or int(m.group(1)) > 23 or int(m.group(3)) > 24:
+        minutes = [int(m.group(i) or 0) for i in (2, 4)] if m else []
+        if not m or int(m.group(1)) > 23 or int(m.group(3)) > 24 or max(minutes) > 59:
             raise ValueError(f"settings.export.hours: {data['hours']!r} is not like 09:00-18:00")
         first = time(int(m.group(1)), int(m.group(2) or 0))
         end_hour, end_minute = int(m.group(3)), int(m.group(4) or 0)
-        last = time(23, 59) if end_hour == 24 else time(end_hour, end_minute)
+        last = time(23, 59) if end_hour == 24 or (end_hour, end_minute) == (0, 0) else time(end_hour, end_minute)
         if last <= first:
             raise ValueError(f"settings.export.hours: {data['hours']!r} ends before it starts")
-    gap = timedelta(seconds=parse_duration(data.get("gap", "1h")))
-    lead = timedelta(seconds=parse_duration(data.get("lead", "30m")))
-    if gap < timedelta(minutes=SLOT_MINUTES):
-        raise ValueError("settings.export.gap must be at least 5m")
+        # Hootsuite takes 5-minute marks only: the window must hold one (09:01-09:04 holds none)
+        first_mark = -(-(first.hour * 60 + first.minute) // SLOT_MINUTES) * SLOT_MINUTES
+        if first_mark >= last.hour * 60 + last.minute:
+            raise ValueError(
+                f"settings.export.hours: {data['hours']!r} holds no time on a 5-minute mark"
+                " (Hootsuite takes only those)"
+            )
+    spacing = {}
+    for name, default in (("gap", "1h"), ("lead", "30m")):
+        try:
+            spacing[name] = timedelta(seconds=parse_duration(data.get(name, default)))
+        except ValueError as exc:
+            raise ValueError(f"settings.export.{name}: {exc}") from None
+    gap, lead = spacing["gap"], spacing["lead"]
+    if not timedelta(minutes=SLOT_MINUTES) <= gap <= MAX_SPACING:
+        raise ValueError("settings.export.gap must be at least 5m, at most 30d")
+    if not timedelta(0) <= lead <= MAX_SPACING:
+        raise ValueError("settings.export.lead must be from 0s to 30d")
     return ExportSettings(network, max_length, link_length, first, last, gap, lead, timezone)
 
 

@@ -77,6 +77,8 @@ def _add_query(path: Path, line: str, group: str | None) -> Edit:
     entry = line.strip()
     if group is not None:
         group = group.strip()
+        if not group or any(c in group for c in "[]") or not group.isprintable():
+            raise ConfigError(path, None, f"{group!r} cannot be a group name: a word or words, without [ or ]")
         header = _find_group(lines, group)
         if header is None:
             while lines and not lines[-1].strip():

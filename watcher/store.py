@@ -713,9 +713,16 @@ class Store:
         try:
             return [_hit_row(row) for row in self.db.query(sql, {"q": fts_query, "limit": limit})]
         except sqlite3.OperationalError as exc:
-            if any(word in str(exc) for word in ("locked", "disk", "malformed", "no such table")):
+            # the database's own trouble (busy, locked, I/O, corrupt, full) has its own code; what
+            # FTS5 cannot read is the plain SQLITE_ERROR, whatever words its message holds
+            code = (getattr(exc, "sqlite_errorcode", None) or 1) & 0xFF
+            if code != sqlite3.SQLITE_ERROR or "no such table" in str(exc):
                 raise StoreError(f"cannot search {self.path}: {exc}") from None
-            # every other error of a MATCH is FTS5 not reading the query (unterminated string, ...)
+            column = re.match(r"no such column: (.*)", str(exc))
+            if column:
+                raise SearchSyntaxError(
+                    f"{column.group(1)!r} followed by ':' would name a field to search in (there are title and text)"
+                ) from None
             raise SearchSyntaxError(str(exc).removeprefix("fts5: ")) from None
 
     # --- triage ----------------------------------------------------------------------------------
