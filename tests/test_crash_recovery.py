@@ -107,6 +107,8 @@ def committed(db: Path) -> set[str]:
         return set()
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'items'").fetchone():
+            return set()  # killed before its schema was made (a loaded machine starts slowly): nothing committed
         return {r[0] for r in conn.execute("SELECT canonical_url FROM items WHERE score > 0")}
 
 
