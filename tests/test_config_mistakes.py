@@ -81,6 +81,8 @@ def test_a_query_weight_too_large_to_count_is_refused_with_its_line(tmp_path: Pa
         ("  export:\n    hours: '09:01-09:04'\n", 3, "holds no time on a 5-minute mark"),
         ("  export:\n    max_length: 99999999999\n", 3, "settings.export.max_length"),
         ("  notify: {confg: apprise.yml}\n", 2, "did you mean 'config'?"),
+        ("  web:\n    listn: 127.0.0.1:8321\n", 3, "did you mean 'listen'?"),
+        ("  web:\n    link_days: 99999999999\n", 3, "settings.web.link_days"),
     ],
 )
 def test_check_refuses_what_a_section_would_refuse_later_with_file_line_and_a_suggestion(

@@ -332,6 +332,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "alerts": frozenset({"enabled", "min_score", "max_per_hour", "tag"}),
     "notify": frozenset({"config"}),
     "export": frozenset({"network", "max_length", "link_length", "hours", "gap", "lead"}),
+    "web": frozenset({"enabled", "listen", "public_url", "link_days"}),
 }
 MAX_DIGEST_ITEMS = 1000
 MAX_ALERTS_PER_HOUR = 1000
@@ -394,6 +395,13 @@ def _check_sections(doc: _Doc, node: yaml.Node | None, extra: Mapping[str, Any],
             export.export_settings(extra.get("export"), timezone, parse_duration)
         except ValueError as exc:
             problems.append(("export", str(exc)))
+    if "web" in extra:
+        from watcher.web.settings import web_settings
+
+        try:
+            web_settings(extra.get("web"))
+        except ValueError as exc:
+            problems.append(("web", str(exc)))
     if problems:
         section, problem = problems[0]
         raise doc.error(line_of(problem, section), problem)
