@@ -175,3 +175,19 @@ def test_environment_values_named_in_the_config_are_hidden_even_by_commands_that
     logging.getLogger("watcher.test").warning("oops Env-Only-Pass-2290")
     assert "Env-Only-Pass-2290" not in result.output
     assert SECRETS.redact("Env-Only-Pass-2290") == "${BSKY}"
+
+
+def test_the_web_page_shows_no_secret_even_one_an_older_database_still_holds(
+    tmp_path: Path, server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.webfix import web_watch
+
+    with web_watch(tmp_path, server) as w:
+        monkeypatch.setenv("NEWS_KEY", "web-Key-88213")
+        feeds = w.folder / "feeds.yaml"
+        feeds.write_text(feeds.read_text().replace("/news\n", "/news?key=${NEWS_KEY}\n"))
+        with sqlite3.connect(w.db) as db:  # as a database written before errors were redacted holds it
+            db.execute("UPDATE sources SET last_status = 'error', last_error = 'HTTP 500 from /news?key=web-Key-88213'")
+        page = w.client().get("/sources").text
+    assert "HTTP 500 from /news?key=${NEWS_KEY}" in page
+    assert "web-Key-88213" not in page

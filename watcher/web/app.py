@@ -163,6 +163,11 @@ def create_app(site: Site) -> Flask:
 
     @app.after_request
     def secure_headers(response: Response) -> Response:
+        # the page is an output edge like the command's: no secret in it (redact.py)
+        if not response.direct_passthrough and (response.mimetype or "").startswith(("text/", "application/json")):
+            from watcher.redact import redact
+
+            response.set_data(redact(response.get_data(as_text=True)))
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if request.endpoint != "static":
