@@ -23,3 +23,12 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path: Path) -> None:
     rows = {r["name"]: r for r in json.loads((tmp_path / "e2e.json").read_text())}
     assert rows["watcher cold"]["entries"] == 30
     assert "watcher cold / floor" in done.stdout
+
+
+def test_the_web_page_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "web.py"), "--items", "3000", "--runs", "2", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "stories in the window" in done.stdout and "shown on the first page" in done.stdout

@@ -642,7 +642,9 @@ class Store:
         ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
         """Stored hits, newest first, as plain dicts in the shape of `watcher hits --json`."""
-        where = ["items.score >= :min_score"]
+        # `score > 0` as written in the partial indexes (items_hits_first_seen): a week's hits are
+        # read through it, not through every item of the week
+        where = ["items.score > 0", "items.score >= :min_score"]
         params: dict[str, Any] = {"min_score": max(min_score, 1)}
         if states is not None:
             where.append(f"items.state IN ({_marks('state', states, params)})")

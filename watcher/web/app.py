@@ -34,7 +34,8 @@ from watcher.web.settings import WebSettings, web_settings
 log = logging.getLogger("watcher.web")
 
 COOKIE = "watcher_session"
-WEEK_LIMIT = 1000  # stories on the week's page at most; the filters narrow the rest
+WEEK_LIMIT = 1000  # hits grouped on the week's page at most; the filters narrow the rest
+PAGE = 100  # stories shown at once
 PREVIEW_LIMIT = 20
 MAX_FORM = 256 * 1024
 CSP = (
@@ -293,9 +294,18 @@ def create_app(site: Site) -> Flask:
         hits = [dg.hit_from_row(r) for r in rows[:WEEK_LIMIT]]
         keywords = [q.text for q in config.queries]
         groups, _ = dg.choose(hits, keywords, max_items=len(hits) or 1)
-        sections = [(name, [story(e) for e in entries]) for name, entries in groups]
+        # the stories in the digest's order, a page at a time (a phone shows a hundred at most)
+        ordered = [(name, entry) for name, entries in groups for entry in entries]
+        pages = max(1, -(-len(ordered) // PAGE))
+        page = min(max(1, int(args["page"]) if args.get("page", "").isdigit() else 1), pages)
+        sections: list[tuple[str, list[Story]]] = []
+        for name, entry in ordered[(page - 1) * PAGE : page * PAGE]:
+            if not sections or sections[-1][0] != name:
+                sections.append((name, []))
+            sections[-1][1].append(story(entry))
         return render_template(
             "week.html",
+            actions=True,
             sections=sections,
             window=g.lab["window"].format(start=short_date(start), end=short_date(end)),
             periods=PERIODS,
@@ -305,7 +315,10 @@ def create_app(site: Site) -> Flask:
             f={"period": period, "state": state, "keyword": keyword or "", "source": source or "", "q": text},
             more=more,
             search_error=search_error,
-            count=len(hits),
+            count=len(ordered),
+            page=page,
+            pages=pages,
+            page_url=lambda n: url_for("week", **{**args.to_dict(), "page": n}),
         )
 
     @app.post("/hits/<int:hit_id>/<action>")
@@ -316,7 +329,7 @@ def create_app(site: Site) -> Flask:
         if request.headers.get("X-Requested-With") == "fetch":
             return jsonify({"ok": ok, "id": hit_id, "state": state, "message": message}), 200 if ok else 409
         notify_once(message)
-        return redirect(local_path(request.form.get("next")), code=303)
+        return redirect(local_path(request.form.get("next") or back()), code=303)
 
     # --- relay -----------------------------------------------------------------------------------
 
@@ -635,6 +648,14 @@ def local_path(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target.rstrip("?") or "/"
+
+
+def back() -> str:
+    """The page a form was sent from (browsers send the Referer within the site), as a local path."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return "/"
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
 
 
 def notify_once(message: str) -> None:

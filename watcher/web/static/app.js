@@ -41,11 +41,12 @@
     if (label && state) label.dataset.state = state;
   }
 
-  async function act(form) {
+  async function act(form, button) {
     const card = form.closest(".story");
-    const data = await post(form.action);
+    const url = (button && button.getAttribute("formaction")) || form.action;
+    const action = (button && button.dataset.action) || form.dataset.action;
+    const data = await post(url);
     if (!data.ok) { toast(data.message || "error", false); return; }
-    const action = form.dataset.action;
     if (card && action !== "undo") {
       setState(card, data.state);
       card.classList.add("triaged");
@@ -86,7 +87,7 @@
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
-    if (form.classList.contains("act")) { event.preventDefault(); act(form); }
+    if (form.classList.contains("act")) { event.preventDefault(); act(form, event.submitter); }
     else if (form.hasAttribute("data-reload")) { setTimeout(() => window.location.reload(), 1500); }
   });
 
@@ -96,8 +97,8 @@
     if (tag === "input" || tag === "textarea" || tag === "select") return;
     const card = current();
     const press = (action) => {
-      const form = card && card.querySelector('form.act[data-action="' + action + '"]');
-      if (form) act(form);
+      const button = card && card.querySelector('form.act button[data-action="' + action + '"]');
+      if (button) act(button.form, button);
     };
     switch (event.key) {
       case "j": move(1); break;
