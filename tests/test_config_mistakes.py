@@ -180,3 +180,12 @@ def test_a_credentials_file_this_user_cannot_read_is_one_line_saying_so(tmp_path
     assert result.exit_code == 2
     assert "cannot read the credentials file" in one_clear_line(result.output)
     assert CliRunner().invoke(main, [*args, "feeds", "list"]).exit_code == 0  # a command that needs no secret
+
+
+@pytest.mark.parametrize("when", ["99999999999d", "7 days", "0d", "[7d]"])
+def test_a_google_news_period_it_cannot_read_is_refused_with_its_line(tmp_path: Path, when: str) -> None:
+    feeds = f"feeds:\n  - name: gn\n    kind: google_news\n    when: {when}\n"
+    args = conftest.write_config(tmp_path, feeds, "coworking\n")
+    result = CliRunner().invoke(main, [*args, "check"])
+    assert result.exit_code == 2
+    assert "feeds.yaml:2: feed 'gn': `when` must be hours or days" in one_clear_line(result.output)

@@ -8,6 +8,7 @@ understands the Google Alerts syntax of keywords.txt ("phrases", OR, -exclusions
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from watcher.sources.rss import conditional_headers, parse_feed, remember_valida
 from watcher.types import Fetched, FetchRequest, Parsed, Query, Settings, SourceSpec
 
 PUBLIC_BASE = "https://news.google.com"
+_WHEN = re.compile(r"^[1-9]\d{0,3}[hd]$")  # when:1h ... when:30d (docs/sources.md); up to 9999
 
 
 def search_terms(spec: SourceSpec, queries: Sequence[Query]) -> list[str]:
@@ -33,6 +35,18 @@ def search_url(spec: SourceSpec, q: str, settings: Settings) -> str:
 
 
 class GoogleNewsSource:
+    def check(self, spec: SourceSpec) -> str | None:
+        when = spec.options.get("when")
+        if when is not None and not (isinstance(when, str) and _WHEN.match(when)):
+            return f"`when` must be hours or days as Google News reads them (1h, 7d, 30d), not {when!r}"
+        own = spec.options.get("queries")
+        if own is not None and not (isinstance(own, list) and all(isinstance(q, str) for q in own)):
+            return "`queries` must be a list of queries, one per line starting with `- `"
+        for key in ("language", "region"):
+            if key in spec.options and not isinstance(spec.options[key], str):
+                return f"`{key}` must be text, e.g. fr or FR"
+        return None
+
     def plan(
         self, spec: SourceSpec, cursor: Mapping[str, Any], queries: Sequence[Query], settings: Settings
     ) -> list[FetchRequest]:
