@@ -191,3 +191,20 @@ def test_the_web_page_shows_no_secret_even_one_an_older_database_still_holds(
         page = w.client().get("/sources").text
     assert "HTTP 500 from /news?key=${NEWS_KEY}" in page
     assert "web-Key-88213" not in page
+
+
+def test_the_status_line_given_to_systemd_holds_no_secret() -> None:
+    import socket
+    import uuid
+
+    from watcher.systemd import Notifier
+
+    SECRETS.remember("status-Secret-4471", "${STATUS_SECRET}")
+    name = f"watcher-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind("\0" + name)
+        notifier = Notifier({"NOTIFY_SOCKET": "@" + name})
+        assert notifier.status("configuration not reloaded: bad url https://u:pw-Zz12@h/?k=status-Secret-4471")
+        received = listener.recv(4096).decode()
+        notifier.close()
+    assert received == "STATUS=configuration not reloaded: bad url https://u:***@h/?k=${STATUS_SECRET}"

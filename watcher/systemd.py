@@ -17,6 +17,8 @@ import socket
 import time
 from collections.abc import Mapping
 
+from watcher.redact import redact
+
 log = logging.getLogger("watcher.systemd")
 
 
@@ -75,5 +77,5 @@ class Notifier:
 
 
 def _status(text: str | None) -> tuple[str, ...]:
-    """STATUS= holds one line."""
-    return () if text is None else ("STATUS=" + " ".join(text.split()),)
+    """STATUS= holds one line, and no secret (`systemctl status` shows it to every user)."""
+    return () if text is None else ("STATUS=" + " ".join(redact(text).split()),)
