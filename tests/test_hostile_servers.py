@@ -338,3 +338,15 @@ def test_a_plain_entity_declaration_is_still_read() -> None:
     [item], _ = parse_feed(body, RSS, "http://feeds.example/ok")
     assert item.key == "tag:example.com,2006:/a"
     assert "été" in item.title
+
+
+def test_a_plain_entity_referenced_too_often_is_refused_before_parsing() -> None:
+    # 100,000 characters referenced 300 times: 196 KB that would expand to 30 M characters.
+    references = "&big;" * 300
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY big "{"x" * 100_000}">]>'
+        f'<rss version="2.0"><channel><item><title>Coworking</title><description>{references}</description>'
+        "<link>https://news.example/a</link></item></channel></rss>"
+    ).encode()
+    with pytest.raises(ParseError, match="entity expansion attack"):
+        parse_feed(body, RSS, "http://feeds.example/blowup")
