@@ -441,3 +441,25 @@ def test_many_threads_share_one_fetcher(server: LoopbackServer) -> None:
             pool.map(lambda i: f.fetch(FetchRequest(server.url("/n"), params={"i": str(i)})).body, range(200))
         )
     assert bodies == [str(i).encode() for i in range(200)]
+
+
+@pytest.mark.parametrize("coding", ["gzip, br", "br", "zstd", "gzip, compress", "gzip, gzip, gzip, gzip, gzip"])
+def test_an_encoding_chain_is_decoded_within_the_cap_or_refused(
+    server: LoopbackServer, fetcher: Fetcher, coding: str
+) -> None:
+    # brotli is not installed: httpx would skip "br" and inflate the gzip bomb in one step.
+    server.route("/chain", Response(200, {"Content-Encoding": coding}, gzip_bomb()))
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match="cannot decode the body"):
+            fetcher.fetch(FetchRequest(server.url("/chain")))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MB
+
+
+def test_a_chain_of_gzip_inside_deflate_is_decoded(server: LoopbackServer, fetcher: Fetcher) -> None:
+    text = ("<item>tiers-lieu</item>" * 20_000).encode()
+    server.route("/z", Response(200, {"Content-Encoding": "gzip, deflate"}, zlib.compress(gzip.compress(text))))
+    assert fetcher.fetch(FetchRequest(server.url("/z"))).body == text

@@ -41,6 +41,8 @@ PROJECT_URL = "https://github.com/watcher-veille/watcher"
 # decoded by httpx in one unbounded step.
 ACCEPT_ENCODING = "gzip, deflate"
 
+_INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+_MAX_CODINGS = 4  # gzip inside deflate is seen; a longer chain is a trick, not a server
 _PERMANENT = frozenset({301, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _PIECE = 64 * 1024  # largest decoded piece held at once
@@ -322,13 +324,18 @@ class Fetcher:
             raise BodyTooLarge(f"body from {shown} is {int(length)} bytes, above the cap of {cap}")
         codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",")]
         codings = [c for c in codings if c and c != "identity"]
-        pieces: Iterable[bytes]
-        if all(c in ("gzip", "x-gzip", "deflate") for c in codings):
-            pieces = response.iter_raw()
-            for coding in reversed(codings):  # the last coding listed was applied last
-                pieces = _inflate(pieces, coding, shown)
-        else:
-            pieces = response.iter_bytes()  # a coding we did not ask for: httpx decodes it
+        # Every coding of the chain is undone here, each within _PIECE; a coding we did not ask
+        # for would be decoded by httpx in one unbounded step (or, when its library is missing,
+        # skipped, letting httpx inflate the rest unbounded): refused instead.
+        unknown = [c for c in codings if c not in _INFLATABLE]
+        if unknown or len(codings) > _MAX_CODINGS:
+            what = f"the {unknown[0]} coding" if unknown else f"{len(codings)} codings in a chain"
+            raise FetchError(
+                f"cannot decode the body from {shown}: {what} (watcher asks for and reads gzip or deflate only)"
+            )
+        pieces: Iterable[bytes] = response.iter_raw()
+        for coding in reversed(codings):  # the last coding listed was applied last
+            pieces = _inflate(pieces, coding, shown)
         parts: list[bytes] = []
         size = 0
         for piece in pieces:
