@@ -152,3 +152,34 @@ def test_check_refuses_a_word_too_long_to_compile_with_its_line(tmp_path: Path) 
     assert result.exit_code == 2
     assert "keywords.txt:2:" in result.output and "a word of 400 characters" in result.output
     assert "Traceback" not in result.output
+
+
+def test_no_control_character_of_an_item_url_reaches_the_terminal(tmp_path: Path) -> None:
+    # A hidden terminal link (OSC 8) and a C1 escape in <link>: ESC]8;;…BEL wraps the text in a
+    # link to somewhere else, CSI (U+009B) starts a command in some terminals.
+    link = "https://news.example/a\x1b]8;;https://evil.example/\x07clic\x1b]8;;\x07\u009b2J"
+    with LoopbackServer() as server:
+        server.route("/feed", Response(200, {"Content-Type": "application/rss+xml"}, rss([Entry(
+            "Un coworking ouvre", link, body="Le coworking ouvre.")])))  # fmt: skip
+        args = write_config(tmp_path, f"feeds:\n  - name: local\n    kind: rss\n    url: {server.url('/feed')}\n")
+        outputs = [CliRunner().invoke(main, [*args, "feeds", "check", "local"]).output]
+        assert CliRunner().invoke(main, [*args, "poll", "--all"]).exit_code == 0
+    for command in (["hits", "--since", "7d"], ["search", "coworking"], ["keywords", "test", "coworking"]):
+        result = CliRunner().invoke(main, [*args, *command])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    for output in outputs:
+        assert "news.example/a" in output  # the item is shown...
+        assert not any((0 <= ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in output), output  # ...inert
+    hits = json.loads(CliRunner().invoke(main, [*args, "hits", "--since", "7d", "--json"]).stdout)
+    url = hits[0]["url"]  # cleaned when read (a C1 character may be read as its Windows-1252 letter)
+    assert url.startswith("https://news.example/a]8;;https://evil.example/clic]8;;") and url.isprintable()
+
+
+def test_a_control_character_stored_by_an_older_version_never_reaches_the_terminal() -> None:
+    from watcher.terminal import line
+
+    shown = line("https://a.example/\x1b]8;;https://b.example/\x07x\u009b2J\u202e")
+    assert shown == "https://a.example/]8;;https://b.example/x2J"
+    assert line("two\nlines\r\n") == "two lines "
+    assert line(None) == "" and line("plain") == "plain"

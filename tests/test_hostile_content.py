@@ -41,6 +41,8 @@ ITEMS = [
     ("-2+3 coworking en hausse", "https://news.example/four", "Un coworking."),
     ("@SUM(A1) coworking", "https://news.example/five", "Un coworking."),
     ("Coworking au lien piégé", "javascript:alert(document.cookie)//news", "Un coworking."),
+    ("Nouveau coworking;=cmd|' /C calc'!A0", "https://news.example/six", "Un coworking."),
+    ("Coworking, +1 poste;\t @SUM(A1) et\t-2", "data:text/html,<script>alert(1)</script>", "Un coworking."),
     ("Coworking \x1b[2J\x1b]8;;https://evil.example/\x07terminal\x1b]8;;\x07 effacé", "https://news.example/tty", "x"),
 ]
 ACTIVE_TAGS = {"script", "style", "iframe", "object", "embed", "form", "input", "link", "base", "frame", "svg"}
@@ -110,11 +112,17 @@ def assert_inert_markdown(md: str, where: str) -> None:
 
 
 def assert_defused_csv(text: str, where: str) -> None:
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows, where
-    for row in rows:
-        for cell in row:
-            assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (where, cell)
+    # Read as a spreadsheet of any locale would: split on a comma, a semicolon or a tab, with the
+    # quotes honoured, and split on them blindly too (a cell that reaches a parser unquoted).
+    for delimiter in (",", ";", "\t"):
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        assert rows, where
+        blind = [line.split(delimiter) for line in text.splitlines()]
+        for row in rows + blind:
+            for cell in row:
+                cell = cell.strip(' "')
+                assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (where, delimiter, cell)
+                assert not cell.lower().startswith(("javascript:", "data:")), (where, "a script link", cell)
 
 
 @pytest.fixture(scope="module")

@@ -202,9 +202,11 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
     if not reports:
         click.echo("No source is due (use --all to poll them all now).")
         return
+    from watcher.terminal import line
+
     width = max(len(r.name) for r in reports)
     for r in reports:
-        detail = r.error if r.status == "error" else f"{r.items} items, {r.new_hits} new hits"
+        detail = line(r.error) if r.status == "error" else f"{r.items} items, {r.new_hits} new hits"
         click.echo(f"{r.name:<{width}}  {r.status:<12}  {detail}")
     failed = sum(r.status == "error" for r in reports)
     total = sum(r.new_hits for r in reports)
@@ -266,14 +268,15 @@ def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
         return
     from watcher.normalise import display_title
     from watcher.score import explain as explain_score
+    from watcher.terminal import line
 
     for row in rows:
         date = row["published"][:10]
-        title = display_title(row["title"], row["text"])
+        title = line(display_title(row["title"], row["text"]))
         state = f"  [{row['state']}]" if row["state"] != "new" else ""
         click.echo(f"[{row['score']:>3}] {date}  {click.style(title, bold=True)}  #{row['id']}{state}")
-        credit = row["publisher"] or row["author"]
-        click.echo(f"      {row['url']}")
+        credit = line(row["publisher"] or row["author"])
+        click.echo(f"      {line(row['url'])}")
         sources = ", ".join(row["sources"])
         click.echo(f"      {', '.join(row['keywords'])}  ·  {sources}" + (f"  ·  {credit}" if credit else ""))
         if row["cluster"] is not None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli import CONTEXT, MAX_LIMIT, Env, fail, print_hits, since_option
+from watcher.terminal import line
 from watcher.triage import STATES
 
 if TYPE_CHECKING:
@@ -202,9 +203,9 @@ def keywords_test(env: Env, query: tuple[str, ...], since: str, limit: int, as_j
 
     for f in found[:limit]:
         where = "title" if any(m.in_title for m in f.matches) else "text"
-        title = display_title(f.row["title"], f.row["text"])
+        title = line(display_title(f.row["title"], f.row["text"]))
         click.echo(f"[{f.score:>3}] {f.row['published'][:10]}  {click.style(title, bold=True)}  (in the {where})")
-        click.echo(f"      {f.row['url']}  ·  {', '.join(f.row['sources'])}")
+        click.echo(f"      {line(f.row['url'])}  ·  {', '.join(f.row['sources'])}")
     more = f" (showing {limit})" if len(found) > limit else ""
     click.echo(f"{wanted.text!r} matches {len(found)} of the {len(rows)} items stored in the last {since}{more}.")
 
@@ -257,9 +258,9 @@ def feeds_list(env: Env, as_json: bool) -> None:
     for r in rows:
         status = "disabled" if not r["enabled"] else (r["last_status"] or "never polled")
         tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
-        click.echo(f"{r['name']:<{width}}  {r['kind']:<11}  {status:<12}  {r['url'] or ''}{tags}")
+        click.echo(f"{r['name']:<{width}}  {r['kind']:<11}  {status:<12}  {line(r['url'] or '')}{tags}")
         if r["last_error"]:
-            click.echo(f"{'':<{width}}  last error: {r['last_error']}")
+            click.echo(f"{'':<{width}}  last error: {line(r['last_error'])}")
     click.echo(f"{len(rows)} sources in {env.feeds}.")
 
 
@@ -359,18 +360,18 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
             }
         )
     elif result.status == "error":
-        click.echo(f"{spec.name}: error: {result.error}")
+        click.echo(f"{spec.name}: error: {line(result.error)}")
     else:
         click.echo(f"{spec.name}: {result.status}, {len(result.items)} items, {len(hits)} match keywords.txt")
         for h in hits:
-            title = display_title(h.item.title, h.item.text)
+            title = line(display_title(h.item.title, h.item.text))
             click.echo(f"[{h.score:>3}] {click.style(title, bold=True)}  ({', '.join(h.keywords)})")
-            click.echo(f"      {h.item.url}")
+            click.echo(f"      {line(h.item.url)}")
         unmatched = [h.item for h in scored if h.score == 0][:5]
         if unmatched:
             click.echo("Some items that match no query:")
             for item in unmatched:
-                click.echo(f"      {display_title(item.title, item.text)}")
+                click.echo(f"      {line(display_title(item.title, item.text))}")
     if result.status == "error":
         sys.exit(1)
 

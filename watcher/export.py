@@ -39,18 +39,36 @@ CSV_COLUMNS = ["id", "score", "published", "title", "url", "keywords", "sources"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A separator of some locale's CSV (comma, semicolon, tab), then what would start a formula in the
+# cell it makes: French-locale Excel splits "a;=cmd|' /C calc'!A0" on the semicolon.
+_SPLIT_FORMULA = re.compile(r"([,;\t])(\s*)(?=[=+\-@\r])")
+
+
 def spreadsheet_safe(value: Any) -> str:
-    """A cell that a spreadsheet will show, never run: formulas are defused with a leading quote."""
+    """A cell that a spreadsheet will show, never run, whatever separator its locale splits on.
+
+    A cell that starts like a formula (after any spaces) gets a leading quote, and so does every
+    part of it that a separator could make a cell of its own. The writer also quotes every cell.
+    """
     text = ", ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
-    return "'" + text if text[:1] in _FORMULA_START else text
+    text = _SPLIT_FORMULA.sub(r"\1\2'", text)
+    return "'" + text if text.lstrip(" ")[:1] in _FORMULA_START else text
+
+
+def csv_row(row: Mapping[str, Any]) -> list[str]:
+    """One hit's cells: a post's title is the start of its text, and only a web link is kept."""
+    from watcher.normalise import display_title
+
+    cells = {**row, "title": display_title(row.get("title") or "", row.get("text") or ""), "url": web_link(row["url"])}
+    return [spreadsheet_safe(cells[c]) for c in CSV_COLUMNS]
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], out: Any) -> None:
-    """The hits as CSV with a header row, every cell spreadsheet-safe."""
-    writer = csv.writer(out)
+    """The hits as CSV with a header row, every cell quoted and spreadsheet-safe."""
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([spreadsheet_safe(row[c]) for c in CSV_COLUMNS])
+        writer.writerow(csv_row(row))
 
 
 def render_csv(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -60,7 +78,17 @@ def render_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def render_json(rows: Iterable[Mapping[str, Any]]) -> str:
-    return json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False, indent=2)
+    """The hits as JSON, without their text; a post's title is the start of its text."""
+    from watcher.normalise import display_title
+
+    return json.dumps(
+        [
+            {k: display_title(v or "", r.get("text") or "") if k == "title" else v for k, v in r.items() if k != "text"}
+            for r in rows
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
 
 
 # --- Hootsuite -----------------------------------------------------------------------------------
@@ -266,7 +294,7 @@ def render_hootsuite(rows: Sequence[tuple[str, str, str]]) -> list[str]:
     files = []
     for start in range(0, max(len(rows), 1), HOOTSUITE_MAX_ROWS):
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
+        writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
         for row in rows[start : start + HOOTSUITE_MAX_ROWS]:
             writer.writerow([spreadsheet_safe(cell) for cell in row])
         files.append(out.getvalue())

@@ -35,6 +35,9 @@ _TRAILING_CUT = re.compile(r"\s*\xa0(?:\.\.\.|…)\s*$")
 # Control characters (C0 but tab and newlines, DEL, C1): a terminal would act on ESC sequences
 # (clear the screen, hide a link), and none of them is text.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# In a URL no control character has a place (browsers drop tabs and line breaks too), nor the
+# invisible marks that reorder text on screen.
+_URL_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 _GOOGLE_HOST = re.compile(r"^(?:www\.)?google\.[a-z]{2,3}(?:\.[a-z]{2})?$")
 
@@ -229,7 +232,8 @@ def normalise(raw: RawItem, *, source: str, seen_at: datetime) -> Item:
     seen = _to_utc(seen_at)
     title = html_to_text(raw.title)
     text = html_to_text(raw.content)
-    url = unwrap_redirect(raw.link.strip())
+    # after unwrapping: a redirect's target is percent-decoded, and may decode to an escape
+    url = _URL_CONTROLS.sub("", unwrap_redirect(raw.link.strip()))
     # a date that cannot be right (year 1, before 1970, tomorrow's news) is no date
     published = plausible(raw.published, seen) or seen
     if not title and not text:

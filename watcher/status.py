@@ -14,6 +14,7 @@ from typing import Any
 
 from watcher.errors import ConfigError
 from watcher.store import Store, iso, parse_iso
+from watcher.terminal import line as one_line
 from watcher.types import Config
 
 OVERDUE = timedelta(minutes=5)  # a due source not polled after this long: the daemon is probably not running
@@ -129,7 +130,7 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
         elif s["disabled_reason"]:
             state = f"stopped: {s['disabled_reason']}"
         elif s["status"] == "error":
-            state = f"error ({s['failures']} in a row): {s['last_error']}"
+            state = f"error ({s['failures']} in a row): {one_line(s['last_error'])}"
         elif s["status"] is None:
             state = "not polled yet"
         else:
