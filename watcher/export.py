@@ -65,8 +65,8 @@ def csv_row(row: Mapping[str, Any]) -> list[str]:
 
 def write_csv(rows: Iterable[Mapping[str, Any]], out: Any) -> None:
     """The hits as CSV with a header row, every cell quoted and spreadsheet-safe."""
+    csv.writer(out).writerow(CSV_COLUMNS)  # our own names, nothing to quote
     writer = csv.writer(out, quoting=csv.QUOTE_ALL)
-    writer.writerow(CSV_COLUMNS)
     for row in rows:
         writer.writerow(csv_row(row))
 
