@@ -38,7 +38,18 @@ _WEIGHT = re.compile(r"\s\^(\d+(?:\.\d+)?)\s*$")
 _BAD_WEIGHT = re.compile(r"\s\^\S*\s*$")
 _GROUP = re.compile(r"^\[([^\]]+)\]$")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_FEED_KEYS = {"name", "kind", "url", "base_url", "interval", "weight", "tags", "enabled"}
+_FEED_KEYS = {
+    "name",
+    "kind",
+    "url",
+    "base_url",
+    "interval",
+    "weight",
+    "tags",
+    "enabled",
+    "exclude_domains",
+    "exclude_authors",
+}
 # Each kind's own keys (read by its adapter in sources/): any other is refused with a suggestion.
 KIND_KEYS: dict[str, frozenset[str]] = {
     "rss": frozenset(),
@@ -480,6 +491,14 @@ def _feed(
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise doc.error(_child(node, "tags"), f"feed {name!r}: tags must be a list of words")
+    excluded: dict[str, tuple[str, ...]] = {}
+    for key in ("exclude_domains", "exclude_authors"):
+        listed = values.get(key, [])
+        if isinstance(listed, str):
+            listed = [listed]
+        if not isinstance(listed, list) or not all(isinstance(v, str) and v.strip() for v in listed):
+            raise doc.error(_child(node, key), f"feed {name!r}: {key} must be a list of {key[8:-1]}s")
+        excluded[key] = tuple(v.strip().lower() if key == "exclude_domains" else v.strip() for v in listed)
     options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
     unknown = sorted((k for k in options if k not in KIND_KEYS.get(kind, options)), key=str)
     if unknown:  # a typo (`intervall:`, `app_pasword:`), or a key of another kind
@@ -499,6 +518,8 @@ def _feed(
         enabled=enabled,
         options=options,
         line=line,
+        exclude_domains=excluded["exclude_domains"],
+        exclude_authors=excluded["exclude_authors"],
     )
     if enabled:  # the source kind's own keys (an empty credential...), before any poll
         from watcher.sources import check_spec

@@ -38,7 +38,21 @@ def hits_of(matcher: Matcher, raws: Sequence[RawItem], spec: SourceSpec, now: da
             items.append(normalise(raw, source=spec.name, seen_at=now))
         except Exception as exc:  # one bad entry costs that entry, not the feed
             log.warning("%s: skipped an entry (%s: %s)", spec.name, type(exc).__name__, exc)
-    return score_items(matcher, items, spec.weight, now)
+    hits = score_items(matcher, items, spec.weight, now)
+    if spec.exclude_domains or spec.exclude_authors:
+        hits = [Hit(h.item, (), 0, {}) if h.score > 0 and left_out(h.item, spec) else h for h in hits]
+    return hits
+
+
+def left_out(item: Item, spec: SourceSpec) -> bool:
+    """Whether the source leaves this item out (`exclude_domains`, `exclude_authors` in feeds.yaml)."""
+    from watcher.feedback import domain_of
+
+    if spec.exclude_domains:
+        domain = domain_of(item.canonical_url)
+        if any(domain == d or domain.endswith("." + d) for d in spec.exclude_domains):
+            return True
+    return bool(item.author) and item.author in spec.exclude_authors
 
 
 def score_items(matcher: Matcher, items: Sequence[Item], source_weight: float, now: datetime) -> list[Hit]:

@@ -36,6 +36,8 @@ class SourceSpec:
     enabled: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)  # the adapter's own keys
     line: int = 0  # where it starts in feeds.yaml, for messages
+    exclude_domains: tuple[str, ...] = ()  # items from these sites (or their subdomains) are no hits
+    exclude_authors: tuple[str, ...] = ()  # nor items by these authors (as the source gives them)
 
 
 @dataclass(frozen=True)
