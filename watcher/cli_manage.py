@@ -30,8 +30,9 @@ MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger number is no hit's id
 
 
 def register(main: click.Group) -> None:
-    from watcher.cli_relevance import relevance
+    from watcher.cli_relevance import relevance, suggest
 
+    keywords.add_command(suggest)
     for command in (keywords, feeds, search, relay, export, report, relevance):
         main.add_command(command)
 

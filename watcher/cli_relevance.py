@@ -156,3 +156,140 @@ def _as_json(model: Any, lean_for: Any, lean_against: Any, limit: int) -> dict[s
         "others_for": rows(lean_for, False),
         "others_against": rows(lean_against, False),
     }
+
+
+# --- keywords suggest ----------------------------------------------------------------------------------
+
+COMMON_SAMPLE = 3000  # stored items read to know the common words (never proposed as exclusions)
+
+_SUGGEST = {
+    "fr": {
+        "from": "D'après {noise} résultat{ns} marqué{ns} hors sujet et {rel} retenu{rs} (retenus, exportés, relayés) :",
+        "word": "ajouter {exclusion} à « {target} »",
+        "phrase": "ajouter {exclusion} à « {target} »",
+        "domain": "laisser de côté le site {value} pour la source {target}",
+        "author": "laisser de côté l'auteur {value} pour la source {target}",
+        "counts": " : écarte {noise} hors sujet, {rel} retenu{rs}",
+        "apply": "Pour en appliquer une : watcher keywords suggest --apply N",
+        "none": (
+            "Aucune exclusion n'écarterait au moins {min} résultats marqués hors sujet sans écarter de résultats"
+            " retenus ({noise} marqué{ns} hors sujet jusqu'ici : `watcher relay skip --noise ID`)."
+        ),
+        "no_such": "il n'y a que {n} suggestion{s} : choisissez un numéro de 1 à {n}",
+        "kept": "Les résultats déjà enregistrés restent tels quels ; cela vaut à partir du prochain relevé.",
+    },
+    "en": {
+        "from": "From {noise} result{ns} marked as noise and {rel} relevant one{rs} (picked, exported, relayed):",
+        "word": "add {exclusion} to '{target}'",
+        "phrase": "add {exclusion} to '{target}'",
+        "domain": "leave out the site {value} for the source {target}",
+        "author": "leave out the author {value} for the source {target}",
+        "counts": ": removes {noise} noise, {rel} relevant",
+        "apply": "To apply one: watcher keywords suggest --apply N",
+        "none": (
+            "No exclusion would remove {min} results marked as noise or more without removing relevant ones"
+            " ({noise} marked as noise so far: `watcher relay skip --noise ID`)."
+        ),
+        "no_such": "there {are} only {n} suggestion{s}: choose a number from 1 to {n}",
+        "kept": "Stored hits stay as they are; it applies from the next poll.",
+    },
+}
+
+
+@click.command("suggest", context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True, help="Suggestions shown.")
+@click.option("--apply", "apply_", type=click.IntRange(1), help="Write suggestion N to keywords.txt or feeds.yaml.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@click.pass_obj
+def suggest(env: Env, limit: int, apply_: int | None, as_json: bool) -> None:
+    """Propose exclusions that would have removed most hits marked as noise and few relevant ones.
+
+    \b
+    Each is checked on your labels: -word or -"a phrase" added to one query of keywords.txt,
+    or a site or an author left out for one source (exclude_domains, exclude_authors in
+    feeds.yaml), with how many noise-marked and relevant hits it would have removed.
+    --apply N writes suggestion N (files edited in place, atomically, comments kept).
+    """
+    from watcher import feedback
+    from watcher import suggest as sg
+    from watcher.triage import LABELS
+
+    config = env.config()
+    french = config.settings.language[:2] == "fr"
+    lab = _SUGGEST["fr" if french else "en"]
+
+    def s(n: int) -> str:
+        return "s" if (n > 1 if french else n != 1) else ""
+
+    with env.store() as store:
+        rows = store.labelled_hits(list(LABELS), None)
+        common = sg.common_words(store.recent_texts(COMMON_SAMPLE))
+    labelled = [
+        sg.Labelled(
+            id=int(r["id"]),
+            title=r["title"] or "",
+            text=r["text"] or "",
+            sources=tuple(r["sources"]),
+            domain=feedback.domain_of(r["canonical_url"] or ""),
+            author=r["author"],
+            relevant=LABELS[r["state"]],
+        )
+        for r in rows
+    ]
+    found = sg.suggest(labelled, config.queries, limit=max(limit, apply_ or 0), common=common)
+    if apply_ is not None:
+        if apply_ > len(found):
+            n = len(found)
+            raise click.BadParameter(lab["no_such"].format(n=n, s=s(n), are="is" if n == 1 else "are"))
+        _apply(env, found[apply_ - 1], lab)
+        return
+    noise = sum(1 for h in labelled if not h.relevant)
+    rel = len(labelled) - noise
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "number": n,
+                        "kind": x.kind,
+                        "target": x.target,
+                        "exclusion": x.exclusion,
+                        "new_query": x.new_query,
+                        "noise_removed": x.noise,
+                        "relevant_removed": x.relevant,
+                        "noise_marked": noise,
+                        "relevant_marked": rel,
+                    }
+                    for n, x in enumerate(found[:limit], 1)
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    if not found:
+        click.echo(lab["none"].format(min=sg.MIN_NOISE, noise=noise, ns=s(noise)))
+        return
+    click.echo(lab["from"].format(noise=noise, ns=s(noise), rel=rel, rs=s(rel)))
+    for n, x in enumerate(found[:limit], 1):
+        what = lab[x.kind].format(exclusion=x.exclusion, target=x.target, value=x.value)
+        counts = lab["counts"].format(noise=x.noise, rel=x.relevant, rs=s(x.relevant))
+        click.echo(f"{n:>3}. {what}{counts}")
+    click.echo(lab["apply"])
+
+
+def _apply(env: Env, chosen: Any, lab: dict[str, str]) -> None:
+    from watcher.cli_manage import config_errors
+
+    if chosen.kind in ("word", "phrase"):
+        from watcher.keywords_file import replace_query
+
+        edit = config_errors(lambda: replace_query(env.keywords, chosen.target, chosen.new_query))
+        click.echo(f"{env.keywords}:{edit.line}: {chosen.target} -> {edit.query.text}")
+    else:
+        from watcher.feeds_file import add_to_feed_list
+
+        key = "exclude_domains" if chosen.kind == "domain" else "exclude_authors"
+        config_errors(lambda: add_to_feed_list(env.feeds, chosen.target, key, chosen.value))
+        click.echo(f"{env.feeds}: {chosen.target}: {key} + {chosen.value}")
+    click.echo(lab["kept"])

@@ -93,6 +93,30 @@ def _remove_feed(path: Path, name: str, env: Mapping[str, str] | None) -> int:
     return len(feeds)
 
 
+def add_to_feed_list(path: Path, name: str, key: str, value: str, env: Mapping[str, str] | None = None) -> SourceSpec:
+    """Add `value` to the list `key` of the source `name` (created if absent), e.g. a site to its
+    `exclude_domains`; the file is validated before it is replaced, its comments kept."""
+    with editing(path):
+        yaml, doc, _ = _load(path)
+        feeds = _feeds(doc, path)
+        entry = next((f for f in feeds if isinstance(f, CommentedMap) and f.get("name") == name), None)
+        if entry is None:
+            raise ConfigError(path, None, f"no source named {name!r} (see `watcher feeds list`)")
+        listed = entry.get(key)
+        if listed is None:
+            listed = CommentedSeq()
+            listed.fa.set_flow_style()
+            entry[key] = listed
+        elif not isinstance(listed, list):
+            raise ConfigError(path, None, f"source {name!r}: {key} must be a list")
+        if value not in listed:
+            listed.append(value)
+        text = _dump(yaml, doc)
+        spec = next(s for s in _validate(text, path, env) if s.name == name)
+        atomic_write_text(path, text)
+        return spec
+
+
 def _load(path: Path) -> tuple[YAML, Any, str]:
     """The round-trip document of feeds.yaml, and a YAML dumper set to the file's own indentation."""
     try:
@@ -181,4 +205,4 @@ def _blank_line() -> CommentToken:
     return CommentToken("\n", CommentMark(0))
 
 
-__all__ = ["add_feed", "remove_feed"]
+__all__ = ["add_feed", "add_to_feed_list", "remove_feed"]

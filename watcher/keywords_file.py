@@ -1,4 +1,4 @@
-"""Editing keywords.txt in place: add and remove one query, keeping everything else as it was.
+"""Editing keywords.txt in place: add, remove or rewrite one query, keeping everything else as it was.
 
 Comments, blank lines, groups and the order of the lines are kept byte for byte; only the
 added or removed line changes. A query that does not parse, or that repeats another one after
@@ -116,6 +116,28 @@ def _remove_query(path: Path, text: str) -> Edit:
     del lines[target.line - 1]
     atomic_write_text(path, newline.join(lines) + (newline if lines else ""))
     return Edit(target, target.line, target.group)
+
+
+def replace_query(path: Path, old: str, new: str) -> Edit:
+    """Rewrite the line of the query `old` as `new` (its weight suffix kept), in place: same line,
+    same group. Raises ConfigError (nothing written) when `old` is not there or the file would
+    not be valid; returns the query as it now reads."""
+    with editing(path):
+        original = _read(path)
+        queries = parse_keywords(original, str(path))
+        target = find_query(queries, old, path)
+        replacement = parse_new_query(new, path)
+        newline = "\r\n" if "\r\n" in original else "\n"
+        lines = original.splitlines()
+        raw = lines[target.line - 1]
+        indent = raw[: len(raw) - len(raw.lstrip())]
+        weight = f" ^{target.weight:g}" if target.weight != 1 and replacement.weight == 1 else ""
+        lines[target.line - 1] = f"{indent}{new.strip()}{weight}"
+        text = newline.join(lines) + newline
+        updated = parse_keywords(text, str(path))  # the whole file must still be valid
+        query = next(q for q in updated if q.line == target.line)
+        atomic_write_text(path, text)
+        return Edit(query, target.line, query.group)
 
 
 def find_query(queries: tuple[Query, ...], text: str, path: Path) -> Query:

@@ -797,11 +797,12 @@ class Store:
         row = self.db.execute("SELECT count(*), coalesce(max(rowid), 0) FROM state_changes").fetchone()
         return f"{row[0]}:{row[1]}"
 
-    def labelled_hits(self, states: Sequence[str], features_version: int) -> list[dict[str, Any]]:
+    def labelled_hits(self, states: Sequence[str], features_version: int | None) -> list[dict[str, Any]]:
         """The hits in these triage states, oldest first: id, state, and `features` as kept (a
         string) when kept in this version, else None with what learning reads to cut them (title,
-        the start of the text, sources, canonical_url, author)."""
-        params: dict[str, Any] = {"chars": LABELLED_TEXT_CHARS, "version": features_version}
+        the start of the text, sources, canonical_url, author). With no version: always the latter."""
+        version = -1 if features_version is None else features_version  # -1: no features kept are read
+        params: dict[str, Any] = {"chars": LABELLED_TEXT_CHARS, "version": version}
         sql = f"""
             SELECT items.id, items.state, lf.features,
                    CASE WHEN lf.features IS NULL THEN items.title END AS title,
@@ -830,6 +831,15 @@ class Store:
                 }
             )
         return rows
+
+    def recent_texts(self, limit: int) -> list[str]:
+        """Title and start of the text of the `limit` items stored last (hits or not), but those
+        marked as noise."""
+        sql = (
+            "SELECT title || ' ' || substr(text, 1, :chars) FROM items WHERE state != 'noise'"
+            " ORDER BY id DESC LIMIT :limit"
+        )
+        return [str(r[0]) for r in self.db.execute(sql, {"chars": LABELLED_TEXT_CHARS, "limit": limit})]
 
     def learned_model(self) -> tuple[str, str] | None:
         """(labels stamp, model text) of the stored model, or None."""

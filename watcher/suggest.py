@@ -16,19 +16,21 @@ kept, best first (most noise removed, then fewest relevant). Pure: values in, va
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from watcher.errors import QuerySyntaxError
 from watcher.match import compile_queries
-from watcher.query import parse_query, words
+from watcher.query import parse_query, singular, words
 from watcher.types import Query
 
 MIN_NOISE = 2  # a suggestion removes at least this many noise-marked hits
 SHORTLIST = 12  # words (and phrases) per query checked exactly
 TEXT_CHARS = 3000
+COMMON_SHARE = 0.03  # a word in more than this share of the stored items is never proposed
+COMMON_MIN = 3  # ... if they are this many at least
 KINDS = ("word", "phrase", "domain", "author")
 
 
@@ -64,12 +66,26 @@ class Suggestion:
         return self.value
 
 
-def suggest(labelled: Sequence[Labelled], queries: Sequence[Query], limit: int = 10) -> list[Suggestion]:
-    """The best exclusions for these labels, at most `limit`."""
+def common_words(texts: Iterable[str]) -> set[str]:
+    """The words in more than COMMON_SHARE of these texts, and in COMMON_MIN of them at least (a
+    sample of the stored items not marked as noise): "des", "the", "with"... Excluding one would
+    remove far more than the noise it was meant for."""
+    counts: Counter[str] = Counter()
+    n = 0
+    for text in texts:
+        n += 1
+        counts.update({singular(w) for w in words(text[:TEXT_CHARS])})
+    return {w for w, c in counts.items() if c > COMMON_SHARE * n and c >= COMMON_MIN}
+
+
+def suggest(
+    labelled: Sequence[Labelled], queries: Sequence[Query], limit: int = 10, common: set[str] | None = None
+) -> list[Suggestion]:
+    """The best exclusions for these labels, at most `limit`; `common`: words never proposed."""
     matcher = compile_queries(queries)
     matched = {h.id: {m.query.text for m in matcher.match(h.title, h.text)} for h in labelled}
     hits = [h for h in labelled if matched[h.id]]  # hits of the queries as they are now
-    found = [*_query_suggestions(hits, matched, queries), *_source_suggestions(hits)]
+    found = [*_query_suggestions(hits, matched, queries, common or set()), *_source_suggestions(hits)]
     kept = [s for s in found if s.noise >= MIN_NOISE and 3 * s.relevant <= s.noise]
     kept.sort(key=lambda s: (-s.noise, s.relevant, KINDS.index(s.kind), len(s.value), s.target, s.value))
     out: list[Suggestion] = []
@@ -92,7 +108,7 @@ def _has_word_of(phrase: Suggestion, chosen: Iterable[Suggestion]) -> bool:
 
 
 def _query_suggestions(
-    hits: Sequence[Labelled], matched: dict[int, set[str]], queries: Sequence[Query]
+    hits: Sequence[Labelled], matched: dict[int, set[str]], queries: Sequence[Query], common: set[str]
 ) -> list[Suggestion]:
     out = []
     for q in queries:
@@ -100,12 +116,20 @@ def _query_suggestions(
         noise = [h for h in mine if not h.relevant]
         if len(noise) < MIN_NOISE:
             continue
-        own = set(words(q.text))
+        own = {singular(w) for w in words(q.text)}  # excluding "liens" from `lien` would end it
+        skip = own | common
         word_noise, word_rel, phrase_noise, phrase_rel = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
+        surface: defaultdict[str, Counter[str]] = defaultdict(Counter)  # a word's key -> its forms as written
         for h in mine:
             ws = words(f"{h.title} {h.text[:TEXT_CHARS]}")
-            single = {w for w in ws if len(w) >= 3 and not w.isdigit() and w not in own}
-            grams = {" ".join(g) for g in _grams(ws) if not own & set(g)}
+            keys = [singular(w) for w in ws]
+            single = set()
+            for w, k in zip(ws, keys, strict=True):
+                if len(w) >= 3 and not w.isdigit() and k not in skip:
+                    single.add(k)  # "echange" and "echanges" are one exclusion: plurals do not count
+                    surface[k][w] += 1
+            # a phrase may hold the query's own word ("liens du jour" for `lien`), not only common ones
+            grams = {" ".join(g) for g in _grams(ws) if {singular(w) for w in g} - skip}
             (word_noise if not h.relevant else word_rel).update(single)
             (phrase_noise if not h.relevant else phrase_rel).update(grams)
         for kind, noisy, good in (("word", word_noise, word_rel), ("phrase", phrase_noise, phrase_rel)):
@@ -113,6 +137,8 @@ def _query_suggestions(
                 (w for w, n in noisy.items() if n >= MIN_NOISE), key=lambda w: (-(noisy[w] - 2 * good[w]), w)
             )
             for value in ranked[:SHORTLIST]:
+                if kind == "word":
+                    value = surface[value].most_common(1)[0][0]
                 term = value if kind == "word" else f'"{value}"'
                 text = f"{q.text} -{term}"
                 removed = _removed_by(hits, matched, queries, q, text)
