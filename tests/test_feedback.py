@@ -156,7 +156,7 @@ def test_relevance_shows_what_was_learned_and_its_quality_in_the_settings_langua
     assert shown["quality"]["labels"] == len(RELEVANT) + len(NOISE)
     assert shown["quality"]["auc"] > 0.9
 
-    text = taught.run("relevance").output
+    text = taught.run("relevance", "--limit", "30").output
     assert f"Appris de {len(RELEVANT)} résultats retenus" in text and f"et {len(NOISE)} marqués hors sujet" in text
     assert "Actif : il compte dans le score" in text
     assert "Mots qui comptent contre :" in text and "narcotrafic" in text

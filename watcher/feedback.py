@@ -284,9 +284,9 @@ def leaning(model: Model, limit: int = 10) -> tuple[Leaning, Leaning]:
     """The features that weigh most for and against relevance: (feature, log-odds, positives, negatives)."""
     rows = [(f, w, *model.counts[f]) for f, w in model.weights.items() if abs(w) >= LEANING_MIN]
     # a feature many labels share says more than a rare one of the same weight
-    rows.sort(key=lambda r: -r[1] * math.log1p(r[2] + r[3]))
+    rows.sort(key=lambda r: (-r[1] * math.log1p(r[2] + r[3]), r[0]))
     for_ = [r for r in rows if r[1] > 0][:limit]
-    rows.sort(key=lambda r: r[1] * math.log1p(r[2] + r[3]))
+    rows.sort(key=lambda r: (r[1] * math.log1p(r[2] + r[3]), r[0]))
     against = [r for r in rows if r[1] < 0][:limit]
     return for_, against
 
