@@ -132,7 +132,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with LoopbackServer() as server:
         server.route("/feed", Response(200, {"Content-Type": "application/rss+xml"}, hostile_feed()))
         (path / "feeds.yaml").write_text(
+            # code and formulas in the titles: no language to tell, and not what this file is about
             f"feeds:\n  - name: hostile\n    kind: rss\n    url: {server.url('/feed')}\n    tags: [competitor]\n"
+            "    languages: any\n"
         )
         (path / "keywords.txt").write_text("coworking\n")
         done = watcher(path, "poll", "--all")

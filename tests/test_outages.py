@@ -146,7 +146,8 @@ def test_a_full_disk_is_a_clear_error_and_the_daemon_stores_again_once_there_is_
     entries = [Entry(f"Coworking {i}", f"https://news.example/{i}", body="texte " * 50) for i in range(20)]
     server.route("/feed", lambda _req: Response(200, RSS, rss(entries)))
     (tmp_path / "feeds.yaml").write_text(
-        f"settings:\n  timeout: 5\nfeeds:\n  - name: feed\n    kind: rss\n    url: {server.url('/feed')}\n"
+        "settings:\n  timeout: 5\n  languages: any\n"
+        f"feeds:\n  - name: feed\n    kind: rss\n    url: {server.url('/feed')}\n"
     )
     (tmp_path / "keywords.txt").write_text("coworking\n")
     db = small_disk / "watch.db"

@@ -81,6 +81,7 @@ def mixed_feeds(server: LoopbackServer, password: str = "${BLUESKY_APP_PASSWORD}
         f"  - name: reddit\n    kind: reddit\n    base_url: {base}\n    oauth_url: {base}\n    username: veille_tl\n"
         "    client_id: ${REDDIT_CLIENT_ID}\n    client_secret: ${REDDIT_CLIENT_SECRET}\n    queries: [coworking]\n"
         f"  - name: hn\n    kind: hackernews\n    base_url: {base}\n    queries: [coworking]\n"
+        "    languages: [fr, en]\n"
     )
 
 

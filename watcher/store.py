@@ -262,6 +262,24 @@ CREATE TABLE labelled_features (
 );
 """
 
+# Relevance: the detected language of each item (items.language, now the detector's and no longer
+# the source's word) with an index to find the items left out for their language when the setting
+# changes; the models learned from the store (the theme), cached with what they were learned from;
+# and the settings a past poll ran with, to notice a change (the languages read).
+_V11_RELEVANCE = """
+CREATE INDEX items_language ON items(language) WHERE score = 0;
+CREATE TABLE relevance_models (
+    name TEXT PRIMARY KEY,
+    built TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    model TEXT NOT NULL
+);
+CREATE TABLE settings_seen (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
 MIGRATIONS: list[str] = [
     _V1,
@@ -274,6 +292,7 @@ MIGRATIONS: list[str] = [
     _V8_LEARNED,
     _V9_WEB,
     _V10_LABELLED_FEATURES,
+    _V11_RELEVANCE,
 ]
 
 
@@ -924,6 +943,60 @@ class Store:
                 changed += 1
         return changed
 
+    # --- relevance: the models learned from the store, and the scores they change -------------------
+
+    def theme_documents(self, limit: int) -> list[dict[str, Any]]:
+        """The latest `limit` items (hit or not): id, title, text, score, state, keywords (a list)."""
+        sql = "SELECT id, title, text, score, state, keywords FROM items ORDER BY id DESC LIMIT ?"
+        return [
+            {**dict(zip(("id", "title", "text", "score", "state"), r[:5], strict=True)), "keywords": json.loads(r[5])}
+            for r in self.db.execute(sql, (limit,)).fetchall()
+        ]
+
+    def query_counts(self) -> dict[str, int]:
+        """Hits per query (as written in keywords.txt)."""
+        sql = "SELECT query, count(*) FROM hit_keywords GROUP BY query"
+        return {str(q): int(n) for q, n in self.db.execute(sql).fetchall()}
+
+    def relevance_model(self, name: str) -> tuple[str, str] | None:
+        """(basis, model) of the cached model `name`, both JSON text, or None."""
+        found = self.db.execute("SELECT basis, model FROM relevance_models WHERE name = ?", (name,)).fetchone()
+        return (str(found[0]), str(found[1])) if found else None
+
+    def save_relevance_model(self, name: str, basis: str, model: str, now: datetime) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO relevance_models (name, built, basis, model) VALUES (?, ?, ?, ?)",
+                (name, iso(now), basis, model),
+            )
+
+    def setting_seen(self, name: str) -> str | None:
+        found = self.db.execute("SELECT value FROM settings_seen WHERE name = ?", (name,)).fetchone()
+        return str(found[0]) if found else None
+
+    def save_setting_seen(self, name: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings_seen (name, value) VALUES (?, ?)", (name, value))
+
+    def items_to_rescore(self, since: datetime) -> list[dict[str, Any]]:
+        """Items first seen since `since`: hits, and non-hits that a theme may find related."""
+        sql = """
+            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
+            FROM items WHERE first_seen >= ? ORDER BY id
+        """
+        return [_hit_row(row) for row in self.db.query(sql, (iso(since),))]
+
+    def rescore(self, updates: Sequence[tuple[int, int, Mapping[str, float]]]) -> int:
+        """Set (item id, score, breakdown) of stored items; returns how many changed."""
+        changed = 0
+        with self.write() as conn:
+            for item_id, value, breakdown in updates:
+                changed += conn.execute(
+                    "UPDATE items SET score = ?, breakdown = ? WHERE id = ? AND (score != ? OR breakdown IS NOT ?)",
+                    (value, json.dumps(dict(breakdown)), item_id, value, json.dumps(dict(breakdown))),
+                ).rowcount
+        return changed
+
     # --- the report --------------------------------------------------------------------------------
 
     def keyword_weeks(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
@@ -1521,6 +1594,8 @@ def _hit_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "author": row["author"],
         "publisher": row["publisher"],
         "language": row["language"],
+        # shown for being close to the theme, without matching a query
+        "related": bool(row["score"]) and not (loads(row["keywords"]) or []),
         "engagement": loads(row["engagement"]) or {},
         "no_reuse": bool(row["no_reuse"]),
         "state": row["state"],

@@ -38,6 +38,9 @@ class SourceSpec:
     line: int = 0  # where it starts in feeds.yaml, for messages
     exclude_domains: tuple[str, ...] = ()  # items from these sites (or their subdomains) are no hits
     exclude_authors: tuple[str, ...] = ()  # nor items by these authors (as the source gives them)
+    # the languages whose items are hits (ISO 639-1 codes); None reads every language. feeds.yaml
+    # gives `languages` per source, else settings.languages, else [settings.language].
+    languages: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Settings:
     per_host: int = 2  # concurrent requests to one host
     contact: str = ""  # appended to the User-Agent, e.g. an e-mail or a URL
     cluster_days: int = 3
+    languages: tuple[str, ...] = ()  # the languages read (codes, or ("any",)); () is [language]
     credentials_file: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys later stages own
     # the line in feeds.yaml of each of them and of their keys ("digest", "digest.time"), for messages
@@ -181,6 +185,20 @@ class QueryMatch:
 
 
 @dataclass(frozen=True)
+class ScoreComponent:
+    """A bounded part of the score beyond where the words matched (how close the item is to the
+    watch's theme, what feedback taught, the place), made by its own module, explained in words.
+
+    Its points are added after the weight multiplier; its maker bounds them. In the breakdown it
+    is the key `name` (its points) and `_<name>_<fact>` for each fact (numbers its wording needs).
+    """
+
+    name: str  # "theme", "feedback", "place"...
+    points: float
+    facts: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Hit:
     """An item with the queries it matched and its score."""
 
@@ -189,6 +207,9 @@ class Hit:
     score: int  # 0..100
     breakdown: Mapping[str, float]
     cluster_keys: tuple[str, ...] | None = None  # the title's (dedupe.cluster_keys), when computed
+    # the queries it would have matched, set aside because the source does not read its language
+    # (item.language): it is then no hit (score 0, no matches), but a check can say why
+    held_back: tuple[QueryMatch, ...] = ()
 
     @property
     def keywords(self) -> tuple[str, ...]:

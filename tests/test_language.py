@@ -1,0 +1,120 @@
+"""The language filter: real polls over loopback feeds into real SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.feedgen import Entry, rss
+from tests.loopback import LoopbackServer, Response
+from watcher.config import parse_feeds, parse_keywords
+from watcher.errors import ConfigError
+from watcher.fetch import Fetcher
+from watcher.language import detect, reads
+from watcher.poll import PollReport, run_poll
+from watcher.store import Store
+from watcher.types import Config
+
+RSS = {"Content-Type": "application/rss+xml"}
+FRENCH = Entry(
+    "Un espace de coworking ouvre ses portes à Sceaux",
+    "https://news.example/fr",
+    body="Le nouveau lieu propose des bureaux partagés aux indépendants du quartier.",
+)
+ENGLISH = Entry(
+    "A new coworking space opens its doors in London",
+    "https://news.example/en",
+    body="The new place offers shared desks to the freelancers of the neighbourhood.",
+)
+
+
+def make_config(feeds: str, settings: str = "") -> Config:
+    specs, parsed = parse_feeds(f"settings:\n  timeout: 5\n{settings}feeds:\n{feeds}", "feeds.yaml", env={})
+    return Config(specs, parse_keywords("coworking\n"), parsed)
+
+
+def feed(url: str, extra: str = "") -> str:
+    return f"  - name: news\n    kind: rss\n    url: {url}\n{extra}"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "watch.db") as s:
+        yield s
+
+
+def poll(config: Config, store: Store) -> dict[str, PollReport]:
+    with Fetcher(user_agent="watcher-test", timeout=5, max_body_bytes=1_000_000) as f:
+        return {r.name: r for r in run_poll(config, store, f, everything=True)}
+
+
+def languages_of(store: Store) -> dict[str, tuple[str | None, int]]:
+    rows = store.db.execute("SELECT url, language, score FROM items").fetchall()
+    return {url: (language, score) for url, language, score in rows}
+
+
+def test_an_item_in_a_language_the_watch_does_not_read_is_stored_but_is_no_hit(
+    server: LoopbackServer, store: Store
+) -> None:
+    server.route("/feed", Response(200, RSS, rss([FRENCH, ENGLISH])))
+    report = poll(make_config(feed(server.url("/feed"))), store)["news"]
+    assert (report.items, report.new_hits) == (2, 1)
+    stored = languages_of(store)
+    assert stored[FRENCH.link][0] == "fr" and stored[FRENCH.link][1] > 0
+    assert stored[ENGLISH.link] == ("en", 0)
+    assert [h["language"] for h in store.hits()] == ["fr"]
+    assert store.search("London", hits_only=False), "the English item is searchable"
+
+
+def test_a_source_may_read_more_languages_than_the_watch(server: LoopbackServer, store: Store) -> None:
+    server.route("/feed", Response(200, RSS, rss([FRENCH, ENGLISH])))
+    report = poll(make_config(feed(server.url("/feed"), "    languages: [fr, en]\n")), store)["news"]
+    assert report.new_hits == 2
+    assert sorted(h["language"] for h in store.hits()) == ["en", "fr"]
+
+
+def test_languages_any_reads_every_language(server: LoopbackServer, store: Store) -> None:
+    server.route("/feed", Response(200, RSS, rss([FRENCH, ENGLISH])))
+    report = poll(make_config(feed(server.url("/feed")), "  languages: any\n"), store)["news"]
+    assert report.new_hits == 2
+
+
+def test_items_left_out_are_matched_again_when_the_setting_changes(server: LoopbackServer, store: Store) -> None:
+    server.route("/feed", Response(200, RSS, rss([FRENCH, ENGLISH])))
+    poll(make_config(feed(server.url("/feed"))), store)
+    assert languages_of(store)[ENGLISH.link][1] == 0
+    poll(make_config(feed(server.url("/feed")), "  languages: [fr, en]\n"), store)
+    language, score = languages_of(store)[ENGLISH.link]
+    assert language == "en" and score > 0
+    [hit] = [h for h in store.hits() if h["url"] == ENGLISH.link]
+    assert hit["keywords"] == ["coworking"]
+
+
+def test_the_declared_language_is_a_hint_that_a_clear_text_overrides() -> None:
+    text = "The new place offers shared desks to the freelancers of the neighbourhood."
+    assert detect(ENGLISH.title, text, hint="fr") == "en"
+    # too short to tell: the source's word stands
+    assert detect("Coworking rapide", "", hint="fr-FR") == "fr"
+    assert detect("Coworking rapide", "", hint=None) is None
+
+
+def test_an_item_whose_language_is_unknown_is_read() -> None:
+    assert reads(("fr",), None)
+    assert reads(None, "de")
+    assert not reads(("fr",), "de")
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ("  languages: [fr, 12]\n", "list of language codes"),
+        ("  languages: [francais]\n", "not a language code"),
+        ("  languages: {}\n", "list of language codes"),
+    ],
+)
+def test_a_bad_languages_setting_is_a_clear_error_naming_its_line(settings: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(feed("https://example.org/feed"), settings)
+    assert problem in str(caught.value) and "feeds.yaml:3" in str(caught.value)

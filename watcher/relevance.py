@@ -1,0 +1,159 @@
+"""Relevance at the edges of a poll: the theme learned from the store, and the languages read.
+
+Before a poll: when the languages read (settings.languages, a source's `languages`) changed since
+the last poll, the stored items left out for their language that are now read are matched again.
+
+After a poll: the theme model (theme.py) is loaded from its cache in the store, or learned again
+when what it was learned from changed meaningfully (a tenth more or fewer seed items, other seed
+queries); then the items this poll stored get their theme component, and those matching no
+query but as close to the theme as the typical seed become related hits (keywords []). When the
+model was learned again, the items of the last RESCORE_DAYS days are scored again with it, so
+the digest ranks with one model.
+
+Nothing here may stop a poll: a missing model (too few items yet) leaves the scores as they were,
+said once in the log; any other failure is logged and the poll goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from watcher import theme
+from watcher.backfill import find_matches
+from watcher.language import reads
+from watcher.score import with_components
+from watcher.store import Rematch, Store
+from watcher.types import Config, ScoreComponent
+
+log = logging.getLogger("watcher.relevance")
+
+DOCUMENTS = 5000  # the latest items the theme is learned over
+RESCORE_DAYS = 14  # when the model changes, the items of this recent past are scored again
+CHANGED = 0.1  # the share of seed items gained or lost that makes the model learned again
+POSITIVE_STATES = ("picked", "exported", "relayed")
+_SETTING = "languages"
+
+_said_missing = False
+
+
+def _languages_read(config: Config) -> dict[str, list[str] | None]:
+    return {f.name: (list(f.languages) if f.languages is not None else None) for f in config.feeds}
+
+
+def before_poll(store: Store, config: Config) -> int:
+    """Match again the stored items left out for a language that is now read; how many became hits."""
+    try:
+        return _rematch_languages(store, config)
+    except Exception as exc:
+        name = type(exc).__name__
+        log.warning("languages: could not match the items of newly read languages again (%s: %s)", name, exc)
+        return 0
+
+
+def _rematch_languages(store: Store, config: Config) -> int:
+    read = _languages_read(config)
+    value = json.dumps(read, sort_keys=True)
+    seen = store.setting_seen(_SETTING)
+    if seen == value:
+        return 0
+    store.save_setting_seen(_SETTING, value)
+    if seen is None:
+        return 0  # the first poll with languages: nothing was left out before
+    rows = [
+        row
+        for row in store.items_since(None)
+        if row["score"] == 0
+        and row["language"]
+        and any(reads(read.get(source, None), row["language"]) for source in row["sources"])
+    ]
+    if not rows:
+        return 0
+    weights = {f.name: f.weight for f in config.feeds}
+    found = find_matches(rows, config.queries, config.queries, weights)
+    updates = [Rematch(f.row["id"], tuple(m.query.text for m in f.matches), f.score, f.breakdown) for f in found]
+    changed = store.add_matches(updates, cluster_days=config.settings.cluster_days)
+    if changed:
+        log.info("languages: %d stored items in a newly read language became hits", changed)
+    return changed
+
+
+def theme_model(store: Store, config: Config, now: datetime) -> tuple[theme.ThemeModel | None, bool]:
+    """The theme model (None when there are too few items yet) and whether it was learned anew."""
+    global _said_missing
+    documents = store.theme_documents(DOCUMENTS)
+    counts = store.query_counts()
+    seeds_queries = {q.text for q in theme.seed_queries(config.queries, counts)}
+    seeds = [i for i, d in enumerate(documents) if _is_seed(d, seeds_queries)]
+    basis = {"queries": sorted(seeds_queries), "seeds": len(seeds)}
+    cached = store.relevance_model(theme.NAME)
+    if cached is not None:
+        old_basis = json.loads(cached[0])
+        old_seeds = int(old_basis.get("seeds", 0))
+        same_queries = old_basis.get("queries") == basis["queries"]
+        if same_queries and abs(len(seeds) - old_seeds) <= CHANGED * max(old_seeds, 1):
+            return theme.ThemeModel.from_json(json.loads(cached[1])), False
+    model = theme.build([(d["title"], d["text"]) for d in documents], seeds)
+    if model is None:
+        if not _said_missing:
+            _said_missing = True
+            log.warning(
+                "theme: %d items matched the most specific queries, %d are needed to learn what the watch is "
+                "about; scores go without it until then",
+                len(seeds),
+                theme.MIN_SEEDS,
+            )
+        return None, False
+    store.save_relevance_model(theme.NAME, json.dumps(basis), json.dumps(model.to_json()), now)
+    log.info("theme: learned from %d items among %d (%d words)", model.seeds, model.documents, len(model.centroid))
+    return model, True
+
+
+def _is_seed(document: Mapping[str, Any], seed_queries: set[str]) -> bool:
+    if document["state"] == "noise":
+        return False
+    if document["state"] in POSITIVE_STATES:
+        return True
+    return document["score"] > 0 and any(k in seed_queries for k in document["keywords"])
+
+
+def after_poll(store: Store, config: Config, since: datetime, now: datetime) -> int:
+    """Give the items stored since `since` their theme component; how many scores changed."""
+    try:
+        model, fresh = theme_model(store, config, now)
+        if model is None:
+            return 0
+        start = min(since, now - timedelta(days=RESCORE_DAYS)) if fresh else since
+        return apply(store, config, model, store.items_to_rescore(start))
+    except Exception as exc:
+        log.warning("theme: scores left as they were (%s: %s)", type(exc).__name__, exc)
+        return 0
+
+
+def apply(store: Store, config: Config, model: theme.ThemeModel, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Score the stored items `rows` with the theme: hits get its component, close non-hits become related."""
+    languages = {f.name: f.languages for f in config.feeds}
+    updates: list[tuple[int, int, Mapping[str, float]]] = []
+    for row in rows:
+        closeness = model.closeness(row["title"], row["text"])
+        component = ScoreComponent(theme.NAME, model.points(closeness), {"closeness": round(closeness, 3)})
+        breakdown = row["score_breakdown"]
+        if row["keywords"] and row["score"] > 0:
+            updates.append((row["id"], *with_components(breakdown, [component])))
+        elif row["score"] > 0 and theme.RELATED in breakdown:  # related before: still?
+            if model.related(closeness):
+                updates.append((row["id"], *with_components(breakdown, [component])))
+            else:
+                updates.append((row["id"], 0, {}))
+        elif (
+            row["score"] == 0
+            and row["state"] != "noise"
+            and model.related(closeness)
+            and any(reads(languages.get(s), row["language"]) for s in row["sources"])
+        ):
+            related = ScoreComponent(theme.RELATED, theme.RELATED_POINTS)
+            updates.append((row["id"], *with_components({}, [related, component])))
+    return store.rescore(updates) if updates else 0
