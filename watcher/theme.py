@@ -7,10 +7,11 @@ words (folded, singular, `query.words`), less short and function words; each ite
 vector (IDF over every stored item), and the theme is the mean of the seeds' vectors, its
 strongest words kept. An item's closeness is the cosine between its vector and the theme.
 
-Thresholds come from the seeds themselves: an item as close as the typical seed (`close`, their
-median) gets the full bonus, one half as close as the least close seeds (`far`, half their tenth
-percentile) is off the theme. Points: +THEME_POINTS at `close` and above, 0 at `far`, linear between;
-OFF_THEME_POINTS below `far`.
+The scale comes from the seeds themselves: an item as close as the typical seed (`close`, their
+median) or closer gets +THEME_POINTS, one that shares nothing with the theme OFF_THEME_POINTS,
+in a straight line between (measured on the labelled corpus of bench/relevance.py: a straight
+line ranked better than a bonus and a cliff). An item matching no query at least half as close
+as the typical seed (`related_at`) is offered as related.
 
 Pure: values in, values out. relevance.py reads the store, caches the model and applies it.
 """
@@ -33,13 +34,12 @@ OFF_THEME_POINTS = -20.0  # what an item off the theme loses
 MIN_SEEDS = 8  # fewer seed items than this: no model, the score is what it was
 KEPT_WORDS = 400  # the theme's strongest words, the rest dropped (noise, and size)
 TEXT_CHARS = 600  # the start of the text that counts, beside the title
-FAR_PERCENTILE = 0.1  # `far` is FAR_SHARE of the closeness that this share of the seeds fall below
-FAR_SHARE = 0.5
-RELATED_PERCENTILE = 0.5  # an item matching no query, at least this close (the seeds' median), is related
+RELATED_SHARE = 0.5  # an item matching no query, at least this share of `close`, is related
 
 # Function words of French and English, and web boilerplate: frequent everywhere, about nothing.
 _STOP = (
-    "les des une dans pour par sur avec est sont aux qui que quoi dont ses son leurs leur nos notre "
+    "les des une dans pour nous vous deux trois par sur avec est sont aux qui que quoi dont ses son leurs "
+    "leur nos notre "
     "vos votre cette ces cet pas plus moins tres tout tous toute toutes elle elles ils nous vous mais "
     "donc car comme ainsi aussi encore deja entre sans sous chez vers depuis avant apres pendant "
     "ete etre avoir fait faire peut doit ont avait etait sera seront fut lui meme autre autres "
@@ -56,9 +56,8 @@ def terms(title: str, text: str) -> list[str]:
     """The words an item is about: folded, singular, no function words, no numbers, no short words."""
     found = []
     for word in words(title + " \n " + text[:TEXT_CHARS]):
-        key = singular(word)
-        if len(key) > 2 and key not in STOP_WORDS and not key.isdigit():
-            found.append(key)
+        if len(word) > 2 and word not in STOP_WORDS and not word.isdigit():
+            found.append(singular(word))
     return found
 
 
@@ -70,7 +69,6 @@ class ThemeModel:
     idf: Mapping[str, float]
     default_idf: float  # of a word no stored item had
     close: float
-    far: float
     seeds: int  # how many items it was learned from
     documents: int  # over how many stored items
     related_at: float = 1.0  # an item matching no query at least this close is related
@@ -92,11 +90,12 @@ class ThemeModel:
         return dot / math.sqrt(norm) if norm else 0.0
 
     def points(self, closeness: float) -> float:
-        if closeness < self.far:
-            return OFF_THEME_POINTS
-        if closeness >= self.close or self.close <= self.far:
-            return THEME_POINTS
-        return round(THEME_POINTS * (closeness - self.far) / (self.close - self.far), 1)
+        """OFF_THEME_POINTS for an item that shares nothing with the theme, rising in a straight
+        line to THEME_POINTS for one as close as the typical seed (`close`) or closer."""
+        if self.close <= 0:
+            return 0.0
+        share = min(1.0, max(0.0, closeness / self.close))
+        return round(OFF_THEME_POINTS + (THEME_POINTS - OFF_THEME_POINTS) * share, 1)
 
     def component(self, title: str, text: str) -> ScoreComponent:
         closeness = self.closeness(title, text)
@@ -113,7 +112,6 @@ class ThemeModel:
             "idf": dict(self.idf),
             "default_idf": self.default_idf,
             "close": self.close,
-            "far": self.far,
             "seeds": self.seeds,
             "documents": self.documents,
             "related_at": self.related_at,
@@ -129,7 +127,6 @@ class ThemeModel:
             {str(k): float(v) for k, v in idf.items()},
             float(str(data["default_idf"])),
             float(str(data["close"])),
-            float(str(data["far"])),
             int(str(data["seeds"])),
             int(str(data["documents"])),
             float(str(data.get("related_at", 1.0))),
@@ -182,26 +179,25 @@ def build(documents: Sequence[tuple[str, str]], seeds: Iterable[int]) -> ThemeMo
     strongest = dict(sorted(total.items(), key=lambda kv: -kv[1])[:KEPT_WORDS])
     norm = math.sqrt(sum(v * v for v in strongest.values())) or 1.0
     centroid = {w: round(v / norm, 5) for w, v in strongest.items()}
-    rough = ThemeModel(centroid, {w: round(v, 4) for w, v in idf.items()}, default_idf, 0.0, 0.0, len(chosen), n)
+    rough = ThemeModel(centroid, {w: round(v, 4) for w, v in idf.items()}, default_idf, 0.0, len(chosen), n)
     closeness = [rough.closeness(*documents[i]) for i in chosen]
     return ThemeModel(
         rough.centroid,
         rough.idf,
         default_idf,
         close=round(_quantile(closeness, 0.5), 4),
-        far=round(FAR_SHARE * _quantile(closeness, FAR_PERCENTILE), 4),
         seeds=len(chosen),
         documents=n,
-        related_at=round(_quantile(closeness, RELATED_PERCENTILE), 4),
+        related_at=round(RELATED_SHARE * _quantile(closeness, 0.5), 4),
     )
 
 
 def wording(points: float, facts: Mapping[str, float], language: str) -> str:
-    """The theme component in words: "proche du thème (+12)", "hors thème (−20)"."""
+    """The theme component in words: "proche du thème (+12)", "loin du thème (−6)", "hors thème (−20)"."""
     text = f"{points:+.1f}".removesuffix(".0").replace("-", "−")
-    if points < 0:
+    if points <= OFF_THEME_POINTS / 2:
         return f"hors thème ({text})" if language == "fr" else f"off the theme ({text})"
-    if points == 0:
+    if points < 0:
         return f"loin du thème ({text})" if language == "fr" else f"far from the theme ({text})"
     return f"proche du thème ({text})" if language == "fr" else f"close to the theme ({text})"
 
