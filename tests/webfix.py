@@ -27,9 +27,11 @@ tiers-lieux ^2
 fablab
 """
 
+# `languages: any`: the hostile title is code more than words, in no language to tell
 FEEDS = """\
 settings:
   language: {language}
+  languages: any
   timezone: Europe/Paris
   export:
     network: x
