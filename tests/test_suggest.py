@@ -26,6 +26,7 @@ fablab
 FEEDS = """\
 settings:
   language: en
+  languages: [fr, en]  # English labels, French items
 feeds:
   # the local press
   - name: presse
