@@ -394,3 +394,30 @@ def test_watch_run_serves_the_page_when_the_settings_ask(tmp_path: Path, server:
         _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err.decode()
     assert b"web page at http://127.0.0.1:" in err
+
+
+def test_a_suggestion_of_keywords_suggest_is_applied_in_one_click(w: WebWatch, server: LoopbackServer) -> None:
+    server.route("/other", Response(200, {"Content-Type": "application/rss+xml"}, rss([
+        Entry("Un fablab mêlé au narcotrafic", "https://other.example/1", body="Le narcotrafic et le fablab."),
+        Entry("Narcotrafic : le fablab fermé", "https://other.example/2", body="Encore le narcotrafic."),
+        Entry("Le fablab ouvre ses portes", "https://other.example/3", body="Des imprimantes 3D."),
+    ])))  # fmt: skip
+    assert w.cli("feeds", "add", "autre", "--url", server.url("/other"))[0] == 0
+    assert w.cli("poll", "--all")[0] == 0
+    client = w.client()
+    page = client.get("/keywords").text
+    assert "narcotrafic" not in page  # nothing marked as noise yet: nothing to suggest
+    noise = [w.hit_id("https://other.example/1"), w.hit_id("https://other.example/2")]
+    assert w.cli("relay", "skip", "--noise", *map(str, noise))[0] == 0
+    assert w.cli("relay", "pick", str(w.hit_id("https://other.example/3")))[0] == 0
+    code, out = w.cli("keywords", "suggest")
+    assert code == 0 and "-narcotrafic" in out
+    page = client.get("/keywords").text
+    assert "-narcotrafic" in page
+    key = page.split('name="key" value="')[1].split('"')[0]
+    answer = client.post("/keywords/suggest", data={"csrf": csrf_of(page), "key": key})
+    assert answer.status_code == 303
+    assert "fablab -narcotrafic" in (w.folder / "keywords.txt").read_text()
+    stale = client.post("/keywords/suggest", data={"csrf": csrf_of(page), "key": key})  # applied: it no longer holds
+    assert stale.status_code == 303
+    assert (w.folder / "keywords.txt").read_text().count("narcotrafic") == 1

@@ -36,6 +36,7 @@ log = logging.getLogger("watcher.web")
 COOKIE = "watcher_session"
 WEEK_LIMIT = 1000  # hits grouped on the week's page at most; the filters narrow the rest
 PAGE = 100  # stories shown at once
+SUGGESTIONS = 10
 PREVIEW_LIMIT = 20
 MAX_FORM = 256 * 1024
 CSP = (
@@ -390,7 +391,27 @@ def create_app(site: Site) -> Flask:
             }
             for q in config.queries
         ]
-        return render_template("keywords.html", rows=rows, suggestions=suggestions(g.store, config))
+        found = [
+            {"number": n, "text": describe(x), "key": f"{x.kind}|{x.target}|{x.value}"}
+            for n, x in enumerate(suggestions(g.store, config), 1)
+        ]
+        return render_template("keywords.html", rows=rows, suggestions=found)
+
+    @app.post("/keywords/suggest")
+    def keywords_suggest_apply() -> Any:
+        """Apply one suggestion: the one shown, checked again on the labels as they are now."""
+        config = need_config()
+        key = request.form.get("key", "")
+        chosen = next((x for x in suggestions(g.store, config) if f"{x.kind}|{x.target}|{x.value}" == key), None)
+        if chosen is None:
+            notify_once(g.lab["suggestion_gone"])
+            return redirect(url_for("keywords"), code=303)
+        try:
+            apply_suggestion(site, chosen)
+            notify_once(g.lab["applied"].format(what=describe(chosen)))
+        except ConfigError as exc:
+            notify_once(str(exc))
+        return redirect(url_for("keywords"), code=303)
 
     @app.get("/keywords/preview")
     def keywords_preview() -> Any:
@@ -794,6 +815,52 @@ def noise_counts(store: Store, since: datetime) -> dict[str, int]:
     return counts
 
 
-def suggestions(store: Store, config: Config) -> list[Any] | None:
-    """The exclusions of `watcher keywords suggest`; None while this build has no such command."""
-    return None
+def suggestions(store: Store, config: Config) -> list[Any]:
+    """The exclusions of `watcher keywords suggest`, from the same labels and the same function."""
+    from watcher import feedback
+    from watcher import suggest as sg
+    from watcher.cli_relevance import COMMON_SAMPLE
+    from watcher.triage import LABELS
+
+    rows = store.labelled_hits(list(LABELS), None)
+    labelled = [
+        sg.Labelled(
+            id=int(r["id"]),
+            title=r["title"] or "",
+            text=r["text"] or "",
+            sources=tuple(r["sources"]),
+            domain=feedback.domain_of(r["canonical_url"] or ""),
+            author=r["author"],
+            relevant=LABELS[r["state"]],
+        )
+        for r in rows
+    ]
+    if not any(not h.relevant for h in labelled):
+        return []
+    common = sg.common_words(store.recent_texts(COMMON_SAMPLE))
+    return list(sg.suggest(labelled, config.queries, limit=SUGGESTIONS, common=common))
+
+
+def describe(suggestion: Any) -> str:
+    """A suggestion in words, as `watcher keywords suggest` prints it."""
+    from watcher.cli_relevance import _SUGGEST
+
+    lab = _SUGGEST["fr" if g.language[:2] == "fr" else "en"]
+    what = lab[suggestion.kind].format(
+        exclusion=suggestion.exclusion, target=suggestion.target, value=suggestion.value
+    )
+    s = "s" if suggestion.relevant > 1 or (g.language[:2] != "fr" and suggestion.relevant != 1) else ""
+    return what + lab["counts"].format(noise=suggestion.noise, rel=suggestion.relevant, rs=s)
+
+
+def apply_suggestion(site: Site, suggestion: Any) -> None:
+    """Write a suggestion as `watcher keywords suggest --apply N` does (raises ConfigError)."""
+    if suggestion.kind in ("word", "phrase"):
+        from watcher.keywords_file import replace_query
+
+        replace_query(site.keywords, suggestion.target, suggestion.new_query)
+    else:
+        from watcher.feeds_file import add_to_feed_list
+
+        key = "exclude_domains" if suggestion.kind == "domain" else "exclude_authors"
+        add_to_feed_list(site.feeds, suggestion.target, key, suggestion.value)
