@@ -155,6 +155,8 @@ class Measures:
     average_precision: float | None
     recall_relevant: float | None
     recall_useful: float | None
+    related_hits: int = 0  # hits that match no query, offered as close to the theme
+    related_useful: int = 0
     worst: list[dict[str, Any]] = field(default_factory=list)  # noise in the digest or ranked high, relevant missed
 
 
@@ -183,10 +185,15 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def measure(
-    items: Sequence[Item], groups: Sequence[Sequence[str]], digest_ids: Sequence[str], worst: int = 8
+    items: Sequence[Item],
+    groups: Sequence[Sequence[str]],
+    digest_ids: Sequence[str],
+    related: Iterable[str] = (),
+    worst: int = 8,
 ) -> Measures:
     """The measures over `items`, given the hits' item ids grouped by score (best first) and the digest stories'."""
     by_id = {i.id: i for i in items}
+    rel = set(related)
     mine = [[i for i in g if i in by_id] for g in groups]
     mine = [g for g in mine if g]
     orders = [[by_id[i].label for i in order] for order in tie_orders(mine)]
@@ -226,6 +233,8 @@ def measure(
         average_precision=_mean([average_precision(o) for o in orders]),
         recall_relevant=share(sum(i.id in hit_ids for i in relevant), len(relevant)),
         recall_useful=share(sum(i.id in hit_ids for i in useful), len(useful)),
+        related_hits=sum(i.id in rel for i in ranked),
+        related_useful=sum(i.id in rel and i.label in USEFUL for i in ranked),
         worst=in_digest + bad + missed,
     )
 
@@ -367,6 +376,11 @@ def hit_items(hits: Sequence[Mapping[str, Any]], items: Sequence[Item]) -> dict[
     return out
 
 
+def related_items(hits: Sequence[Mapping[str, Any]], of: Mapping[int, str]) -> set[str]:
+    """The corpus ids of the hits that match no query (offered as close to the theme)."""
+    return {of[int(h["id"])] for h in hits if int(h["id"]) in of and (h.get("related") or not h.get("keywords"))}
+
+
 def score_groups(hits: Sequence[Mapping[str, Any]], of: Mapping[int, str]) -> list[list[str]]:
     """The corpus ids of the hits, grouped by equal score, best first."""
     by_score: dict[float, list[str]] = {}
@@ -379,8 +393,8 @@ def score_groups(hits: Sequence[Mapping[str, Any]], of: Mapping[int, str]) -> li
 # --- the runs ----------------------------------------------------------------------------------------
 
 
-def run_plain(items: Sequence[Item], keywords: Path, tmp: Path) -> tuple[Watch, list[list[str]], list[str]]:
-    """Poll every item once; the hits' item ids grouped by score (best first) and the digest's."""
+def run_plain(items: Sequence[Item], keywords: Path, tmp: Path) -> tuple[Watch, list[list[str]], list[str], set[str]]:
+    """Poll every item once; the hits' item ids grouped by score (best first), the digest's, the related ones."""
     with FeedServer() as server:
         server.docs = feed_documents(items)
         watch = Watch(tmp, server, server.docs, keywords)
@@ -389,7 +403,7 @@ def run_plain(items: Sequence[Item], keywords: Path, tmp: Path) -> tuple[Watch, 
     of = hit_items(hits, items)
     order = score_groups(hits, of)
     digest = [of[i] for i in watch.digest_hit_ids() if i in of]
-    return watch, order, digest
+    return watch, order, digest, related_items(hits, of)
 
 
 def run_feedback(items: Sequence[Item], keywords: Path, tmp: Path) -> dict[str, Any]:
@@ -420,7 +434,7 @@ def run_feedback(items: Sequence[Item], keywords: Path, tmp: Path) -> dict[str, 
         "status": "measured",
         "picked": len(picks),
         "noise_marked": len(noise),
-        "half_b": asdict(measure(b, order, digest)),
+        "half_b": asdict(measure(b, order, digest, related_items(hits, of_all))),
     }
 
 
@@ -429,11 +443,11 @@ def evaluate(items: Sequence[Item], keywords: Path) -> dict[str, Any]:
         plain_dir, fb_dir = Path(t, "plain"), Path(t, "feedback")
         plain_dir.mkdir()
         fb_dir.mkdir()
-        _, order, digest = run_plain(items, keywords, plain_dir)
+        _, order, digest, related = run_plain(items, keywords, plain_dir)
         _, b = halves(items)
         return {
-            "no_feedback": asdict(measure(items, order, digest)),
-            "no_feedback_half_b": asdict(measure(b, order, digest)),
+            "no_feedback": asdict(measure(items, order, digest, related)),
+            "no_feedback_half_b": asdict(measure(b, order, digest, related)),
             "feedback": run_feedback(items, keywords, fb_dir),
         }
 
@@ -457,6 +471,7 @@ def table(result: Mapping[str, Any]) -> str:
     rows: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
         ("items (relevant / useful)", lambda m: f"{m['items']} ({m['relevant_items']} / {m['useful_items']})"),
         ("hits (noise)", lambda m: f"{m['hits']} ({m['noise_hits']})"),
+        ("  of which related (useful)", lambda m: f"{m['related_hits']} ({m['related_useful']})"),
         ("digest stories (noise)", lambda m: f"{m['digest_stories']} ({m['digest_noise']})"),
         ("digest noise          target <= 5 % (3 % after)", lambda m: _pct(m["digest_noise_share"])),
         ("10 best useful        target 10", lambda m: f"{m['top10_useful']:.1f} of {min(10, m['hits'])}"),

@@ -51,13 +51,15 @@ def test_measures_on_a_few_items_agree_with_the_hits_the_watch_stored(rel: Modul
     )
     items = [i for i in rel.load_corpus(rel.DEFAULT_CORPUS) if any(w in i.link for w in wanted)]
     assert len(items) == len(wanted)
-    _, groups, digest = rel.run_plain(items, ROOT / "keywords.txt", tmp_path)
+    _, groups, digest, related = rel.run_plain(items, ROOT / "keywords.txt", tmp_path)
     hit_ids = [i for g in groups for i in g]
     by = {i.id: i for i in items}
     # the two items that name the theme are hits whatever the scoring does
     assert {i.id for i in items if "coworking" in i.link or "tiers-lieu" in i.link} <= set(hit_ids)
     assert set(digest) <= set(hit_ids) and len(set(hit_ids)) == len(hit_ids)
-    m = rel.measure(items, groups, digest)
+    assert related <= set(hit_ids)
+    m = rel.measure(items, groups, digest, related)
+    assert m.related_hits == len(related)
     relevant = [i for i in items if i.label == "relevant"]
     assert m.hits == len(hit_ids) and m.noise_hits == sum(by[i].label == "noise" for i in hit_ids)
     assert m.recall_relevant == sum(i.id in hit_ids for i in relevant) / len(relevant)
