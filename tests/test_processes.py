@@ -7,11 +7,15 @@ import logging
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import cli_args
 from tests.feedgen import Entry, etag_feed, rss
 from tests.loopback import LoopbackServer, Response
 from watcher.config import parse_feeds, parse_keywords
@@ -250,3 +254,107 @@ def test_a_poll_whose_pool_dies_midway_reads_the_rest_itself_and_stores_everythi
     assert sorted((r.name, r.status, r.new_hits) for r in reports) == sorted((name, "ok", 1) for name in names)
     assert titles == sorted(f"Coworking numéro {n}" for n in range(12))
     assert any("pool of processes stopped working" in r.getMessage() for r in caplog.records)
+
+
+# --- the pool ends with its owner ------------------------------------------------------------------
+
+
+def _parents() -> dict[int, int]:
+    """Every live (not zombie) process and its parent, from /proc."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                found[int(name)] = int(fields[1])
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = _parents()
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, p in parents.items() if p == parent]
+        found.update(children)
+        todo.extend(children)
+    return found
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def _large_slow_poll(server: LoopbackServer, tmp_path: Path, delay: float) -> subprocess.Popen[bytes]:
+    """`watcher poll --all` on 24 sources (the pool starts), half of which answer after `delay` s."""
+    feeds = []
+    for n in range(24):
+        body = rss([Entry(f"Coworking numéro {n}", f"https://news.example/{n}")])
+        server.route(
+            f"/f{n}", Response(200, {"Content-Type": "application/rss+xml"}, body, delay=delay if n % 2 else 0)
+        )
+        feeds.append(f"  - name: f{n}\n    kind: rss\n    url: {server.url(f'/f{n}')}\n")
+    (tmp_path / "feeds.yaml").write_text("settings:\n  timeout: 60\n  processes: 2\nfeeds:\n" + "".join(feeds))
+    (tmp_path / "keywords.txt").write_text(KEYWORDS)
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", *cli_args(tmp_path), "poll", "--all"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+    )
+
+
+def _pool_started(main: int) -> set[int]:
+    """Every process under `main` once the pool's server process has started a worker."""
+    helpers: set[int] = set()
+
+    def ready() -> bool:
+        helpers.clear()
+        helpers.update(_descendants(main))
+        parents = _parents()
+        return any(parents.get(h) in helpers for h in helpers)  # a grandchild: a worker of the server
+
+    assert _wait(ready, 60), "the pool never started"
+    return helpers
+
+
+def test_a_poll_killed_outright_leaves_no_reading_process_behind(server: LoopbackServer, tmp_path: Path) -> None:
+    main = _large_slow_poll(server, tmp_path, delay=30)
+    try:
+        helpers = _pool_started(main.pid)
+        main.send_signal(signal.SIGKILL)
+        main.wait(10)
+        alive = lambda: helpers & set(_parents())  # noqa: E731
+        assert _wait(lambda: not alive(), 30), f"still running after the poll was killed: {sorted(alive())}"
+    finally:
+        if main.poll() is None:
+            main.kill()
+            main.wait()
+
+
+def test_a_killed_server_process_takes_its_workers_along_and_the_poll_reads_alone(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    main = _large_slow_poll(server, tmp_path, delay=3)
+    try:
+        helpers = _pool_started(main.pid)
+        parents = _parents()
+        workers = {h for h in helpers if parents.get(h) in helpers}
+        [forkserver] = {parents[w] for w in workers}
+        os.kill(forkserver, signal.SIGKILL)
+        assert _wait(lambda: not workers & set(_parents()), 30), "workers outlived their server process"
+        _, err = main.communicate(timeout=90)
+        assert main.returncode == 0, err.decode()
+    finally:
+        if main.poll() is None:
+            main.kill()
+            main.wait()

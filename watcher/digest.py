@@ -486,8 +486,28 @@ _MUTED = "#5f6b7a"
 _ACCENT = "#1d4ed8"
 
 
+# Mentions that notify a whole room, in every service Apprise reaches: @everyone and @here
+# (Discord, Slack, Rocket.Chat, Mattermost), @channel and @all (Slack, Mattermost, Rocket.Chat),
+# @room (Matrix), @online (Mattermost), Zulip's @**all**, @**everyone**, @**stream**, @**topic**
+# (and their silent @_**…** forms), Slack's <!here> <!channel> <!everyone>, Google Chat's
+# <users/all>. Chat services read them in plain text as in Markdown (Apprise sends Mattermost and
+# Zulip plain text), so feed text is defused in every format: a zero-width space after the `@`
+# (or the `<`) leaves it readable and pings no one.
+_MASS_NAMES = r"everyone|everybody|here|channel|all|room|online|stream|topic"
+# only where a mention can start (not mid-word: an e-mail address, a /@user path in a URL)
+_MENTION = re.compile(rf"(?<![\w/.+-])@(?=[\\*_~]*(?:{_MASS_NAMES})\b)", re.IGNORECASE)
+_BRACKET_MENTION = re.compile(r"<(?=\\?!(?:here|channel|everyone)\b|users/all\b)", re.IGNORECASE)
+
+
+def defuse_mentions(text: str) -> str:
+    """Feed text that notifies no whole room in any chat service, in any format."""
+    if "@" not in text and "<" not in text:
+        return text
+    return _BRACKET_MENTION.sub("<\u200b", _MENTION.sub("@\u200b", text))
+
+
 def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(defuse_mentions(text), quote=True)
 
 
 def _html_entry(entry: Entry, d: Digest) -> str:
@@ -624,14 +644,13 @@ def render_html(d: Digest) -> str:
 # --- Markdown (chat) ---------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_~\[\]()<>#|!{}])")
-_MENTION = re.compile(r"@(?=(everyone|here|channel)\b)", re.IGNORECASE)
 
 
 def md_escape(text: str) -> str:
     """Feed text made inert in Markdown: specials backslashed, mass mentions broken, one line."""
     text = " ".join(text.split())
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return _MENTION.sub("@\u200b", text)
+    return defuse_mentions(text)
 
 
 def md_url(url: str) -> str:
@@ -723,12 +742,13 @@ def _text_entry(entry: Entry, d: Digest) -> str:
     headline, snippet = headline_and_snippet(hit)
     sep = " : " if d.language[:2] == "fr" else ": "
     badge = "".join(f"  [{mark}]" for mark in badges(hit, lab))
-    lines = [f"* {headline}{badge}", "  " + " · ".join(_meta(hit, d.language, d.tz))]
+    meta = defuse_mentions(" · ".join(_meta(hit, d.language, d.tz)))
+    lines = [f"* {defuse_mentions(headline)}{badge}", f"  {meta}"]
     if snippet:
-        lines.append(f"  {snippet}")
-    lines.append(f"  {lab['why']}{sep}{why(hit, d.language)}")
+        lines.append(f"  {defuse_mentions(snippet)}")
+    lines.append(f"  {lab['why']}{sep}{defuse_mentions(why(hit, d.language))}")
     if entry.also:
-        lines.append(f"  {lab['also']}{sep}{', '.join(entry.also)}")
+        lines.append(f"  {lab['also']}{sep}{defuse_mentions(', '.join(entry.also))}")
     link = safe_url(hit.url)
     if link:
         lines.append(f"  {link}")
@@ -761,7 +781,7 @@ def render_text(d: Digest, limit: int | None = None, attached: bool = False) -> 
         out.append(f"\n{lab['sources']}")
         for s in d.sources:
             name, problem = _source_line(s, d.language, d.tz)
-            out.append(f"  - {name}{sep}{problem}")
+            out.append(f"  - {name}{sep}{defuse_mentions(problem)}")  # an error can quote the server
     return "\n".join(out).strip() + "\n"
 
 

@@ -9,14 +9,27 @@ inherit a lock that some other thread held at that moment, and hang on it.
 The pool is an optimisation, never a requirement: when it cannot start (a sandbox without
 the system calls it needs) or breaks (a process killed), `run` raises `PoolUnavailable` and
 the caller does the work itself.
+
+The pool's processes end with the process that owns the pool, however it ends (kill -9, the
+OOM killer, a `timeout -s KILL`): left alone they would wait for work forever, each holding
+the others alive (multiprocessing hands every one of them the pipes that would tell them).
+Each watches the owner (`_die_with`): a pidfd that becomes readable when it ends (polling its
+pid where there is none), and, on Linux, a parent-death signal for when the server process
+that forked it dies. With its workers gone, the server process ends by itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
+import select
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -97,7 +110,10 @@ class Pool:
                     context = multiprocessing.get_context("forkserver")
                     context.set_forkserver_preload(self._preload)
                     self._executor = ProcessPoolExecutor(
-                        self.size, mp_context=context, initializer=self._initializer, initargs=self._initargs
+                        self.size,
+                        mp_context=context,
+                        initializer=_start_guarded,
+                        initargs=(os.getpid(), self._initializer, self._initargs),
                     )
                 except (OSError, ValueError) as exc:
                     self._failure = f"{type(exc).__name__}: {exc}"
@@ -111,3 +127,53 @@ class Pool:
                 return
             self._failure = f"{type(exc).__name__}: {exc}"
         log.warning("the pool of processes stopped working (%s): the work is done in this process", self._failure)
+
+
+# --- ending with the owner -------------------------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+OWNER_POLL = 1.0  # seconds between looks at the owner's pid, where there is no pidfd
+
+
+def _start_guarded(owner: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """A pool process's first step: watch the owner, then the caller's own initializer."""
+    _die_with(owner)
+    initializer(*initargs)
+
+
+def _die_with(owner: int) -> None:
+    """End this process as soon as the process `owner` (or this one's parent) has ended."""
+    _parent_death_signal()
+    fd: int | None = None
+    try:
+        fd = os.pidfd_open(owner)
+    except ProcessLookupError:  # gone already
+        os._exit(0)
+    except (AttributeError, OSError):  # not Linux 5.3+, or refused by a system-call filter
+        fd = None
+    threading.Thread(target=_watch_owner, args=(owner, fd), name="watcher-owner-watch", daemon=True).start()
+
+
+def _parent_death_signal() -> None:
+    # SIGKILL when the parent (the server process that forked us) dies; its forking thread
+    # is its main thread, which lives as long as it does.
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def _watch_owner(owner: int, fd: int | None) -> None:
+    if fd is not None:
+        select.select([fd], [], [])  # readable once the owner has ended
+    else:
+        while True:
+            time.sleep(OWNER_POLL)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:  # it exists, as another user
+                continue
+    os._exit(0)
