@@ -2,9 +2,10 @@
 
 Each fake serves answers built from the real captures in tests/data/social (a post of the
 capture is the template; only ids, times and text change), follows the network's paging
-rules (Mastodon `min_id`, Bluesky `since`/`cursor`, Reddit `sort=new`, Algolia
-`numericFilters`), and checks what the adapter sent: a request the real service would refuse
-(no token, a wrong User-Agent form, an unencoded filter) gets the real service's refusal.
+rules (Mastodon `min_id`, Bluesky `since`/`until`/`cursor`, Reddit `sort=new`, Algolia
+`numericFilters`, comma-separated conditions), and checks what the adapter sent: a request the
+real service would refuse (no token, a wrong User-Agent form, an unencoded filter) gets the
+real service's refusal.
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ class FakeBluesky:
         if "since" in req.query:  # against sortAt: the earlier of createdAt and indexedAt
             since = req.query["since"][0]
             found = [p for p in found if min(p["record"]["createdAt"], p["indexedAt"]) >= since]
+        if "until" in req.query:  # before it, not inclusive
+            until = req.query["until"][0].replace("+00:00", "Z")
+            found = [p for p in found if min(p["record"]["createdAt"], p["indexedAt"]) < until]
         start = int(base64.b64decode(req.query["cursor"][0])) if "cursor" in req.query else 0
         page = found[start : start + limit]
         data: dict[str, Any] = {"posts": page, "hitsTotal": len(found)}
@@ -316,7 +320,13 @@ def _base36(number: int) -> str:
 
 # --- Hacker News (Algolia) ------------------------------------------------------------------------
 
-_FILTER = re.compile(r"^created_at_i(>=|>)(\d+)$")
+_FILTER = re.compile(r"^created_at_i(>=|>|<=|<)(\d+)$")
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+}
 
 
 class FakeAlgolia:
@@ -347,17 +357,18 @@ class FakeAlgolia:
         return ids
 
     def search(self, req: Request) -> Response:
-        if ">" in req.raw_query:  # Algolia answers a literal '>' with an HTML 400 page
+        if ">" in req.raw_query or "<" in req.raw_query:  # Algolia answers a literal one with an HTML 400 page
             return Response(400, {"Content-Type": "text/html"}, b"<html><body>Bad Request</body></html>")
         per_page = int(req.query.get("hitsPerPage", ["20"])[0])
         page = int(req.query.get("page", ["0"])[0])
         found = sorted(self.hits, key=lambda h: (h["created_at_i"], h["objectID"]), reverse=True)
         for value in req.query.get("numericFilters", []):
-            m = _FILTER.match(value)
-            if not m:
-                return answer({"message": f"invalid numericFilters {value!r}", "status": 400}, 400)
-            op, bound = m.group(1), int(m.group(2))
-            found = [h for h in found if (h["created_at_i"] >= bound if op == ">=" else h["created_at_i"] > bound)]
+            for condition in value.split(","):  # several conditions, all to hold
+                m = _FILTER.match(condition)
+                if not m:
+                    return answer({"message": f"invalid numericFilters {value!r}", "status": 400}, 400)
+                compare, bound = _COMPARE[m.group(1)], int(m.group(2))
+                found = [h for h in found if compare(h["created_at_i"], bound)]
         chunk = found[page * per_page : (page + 1) * per_page]
         data = {k: v for k, v in self.capture.items() if k != "hits"}
         data.update(

@@ -8,6 +8,7 @@ that dict into the lines a person reads, and is pure (`now` is a parameter).
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def collect(store: Store, config: Config | None, now: datetime, config_error: st
                 "disabled_reason": row.get("disabled_reason"),
                 "overdue": bool(enabled and due_at and now - due_at > OVERDUE),
                 "new_hits_last_poll": row.get("last_new", 0),
+                "backlog": backlog(row.get("cursor")),
             }
         )
     week = iso(now - timedelta(days=7))
@@ -60,6 +62,15 @@ def collect(store: Store, config: Config | None, now: datetime, config_error: st
         "digest": digest_status(store, config, now),
         "database": {"path": str(store.path), "bytes": database_bytes(store.path)},
     }
+
+
+def backlog(cursor: str | None) -> int:
+    """Searches of a social source with posts still to read: a burst went past a poll's page limit."""
+    try:
+        windows = json.loads(cursor or "{}").get("backlog") or {}
+        return sum(len(w) for w in windows.values() if isinstance(w, list))
+    except (ValueError, AttributeError):
+        return 0
 
 
 def digest_status(store: Store, config: Config | None, now: datetime) -> dict[str, Any] | None:
@@ -135,6 +146,9 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
             state = "not polled yet"
         else:
             state = f"{s['status']}, {s['new_hits_last_poll']} new hits at the last poll"
+        if s.get("backlog"):
+            n = s["backlog"]
+            state += f"; catching up on {n} search{'es' if n > 1 else ''} (a burst beyond the page limit)"
         upcoming = relative(s["next_poll"], now) if s["next_poll"] else "-"
         if s["overdue"]:
             upcoming += " (overdue: is `watcher run` running?)"

@@ -17,14 +17,17 @@ Forward polling: each query's cursor is the newest `indexedAt` seen and the post
 last minutes before it. The next search asks `since=` that time minus `OVERLAP` (posts are
 sorted by a time that can be earlier than `indexedAt`), and the posts already seen are
 dropped. A full page is followed (`cursor=`) up to `MAX_PAGES`; the query's cursor moves
-only when its last page is read, so a failure in between loses nothing.
+only when its last page is read, so a failure in between loses nothing. When more was posted
+than `MAX_PAGES` hold, the stretch not read is kept in the cursor's `backlog` (`since=` the
+poll before's time, `until=` just after the oldest post read), and the next polls read it,
+`MAX_PAGES` at a time, after the newest posts.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,6 +63,7 @@ class BlueskySource:
     ) -> list[FetchRequest]:
         known = cursor.get("queries") or {}
         language = social.text(spec.options.get("language", settings.language))
+        backlog = cursor.get("backlog") or {}
         todo = []
         for q in social.searches(spec, queries, BLUESKY):
             since = ""
@@ -67,6 +71,11 @@ class BlueskySource:
             if newest is not None:
                 since = _time(shift(newest, -OVERLAP).isoformat())
             todo.append({"q": q, "since": since, "page": "", "pages": 0})
+            for window in backlog.get(q) or []:  # what an earlier poll left past its page limit
+                bounds = window if isinstance(window, Mapping) else {}
+                low, high = social.text(bounds.get("since")), social.text(bounds.get("until"))
+                if low and high:
+                    todo.append({"q": q, "since": low, "until": high, "page": "", "pages": 0, "window": [low, high]})
         if not todo:
             return []
         state = {"todo": todo, "lang": "" if language.lower() in ("", "any", "all") else language}
@@ -108,6 +117,8 @@ class BlueskySource:
             params["lang"] = state["lang"]
         if first.get("since"):
             params["since"] = first["since"]
+        if first.get("until"):
+            params["until"] = first["until"]
         if first.get("page"):
             params["cursor"] = first["page"]
         return FetchRequest(
@@ -152,9 +163,11 @@ class BlueskySource:
         q = current["q"]
         queries: dict[str, Any] = {k: dict(v) for k, v in (cursor.get("queries") or {}).items()}
         known = queries.get(q, {})
-        seen: dict[str, str] = dict(known.get("seen") or {})
+        window = current.get("window")  # [since, until]: reading a backlog, not the newest posts
+        seen: dict[str, str] = dict(known.get("seen") or {}) if window is None else {}
         # this poll's posts of this query so far (earlier pages), kept in the chain until the last page
         found: dict[str, str] = dict(current.get("found") or {})
+        low = social.parse_time(current.get("low"))  # the oldest post read so far in this chain
         items = []
         overlap_reached = False
         for post in posts:
@@ -168,6 +181,9 @@ class BlueskySource:
                 overlap_reached = True
                 continue
             found[uri] = indexed
+            when = _sort_at(post)
+            if when is not None and (low is None or when < low):
+                low = when.astimezone(UTC)
             item = post_item(post)
             if item is not None:
                 items.append(item)
@@ -183,10 +199,24 @@ class BlueskySource:
         if more_pages:
             current["page"] = page
             current["found"] = _recent(found)
+            current["low"] = _iso(low) if low else ""
             todo[0] = current
         else:  # this query is done: move its cursor
-            queries[q] = _advance(seen, found)
-            cursor = {**cursor, "queries": queries}
+            backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
+            windows = [w for w in backlog.get(q, []) if window is None or [w.get("since"), w.get("until")] != window]
+            cut_short = bool(current.get("since")) and page and len(posts) >= PAGE and not overlap_reached
+            if cut_short and low is not None:  # the page limit: the rest waits for the next poll
+                # `until` excludes its own time: a second later, so posts of the oldest second are not lost
+                windows.append({"since": current["since"], "until": _iso(shift(low, timedelta(seconds=1)))})
+            if windows:
+                backlog[q] = windows
+            else:
+                backlog.pop(q, None)
+            if window is None:
+                queries[q] = _advance(seen, found)
+            cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"queries": queries}
+            if backlog:
+                cursor["backlog"] = backlog
             todo = todo[1:]
         follow: tuple[FetchRequest, ...] = ()
         if todo:
@@ -248,6 +278,15 @@ def _advance(seen: Mapping[str, str], found: Mapping[str, str]) -> dict[str, Any
     valid = [t for t in (social.parse_time(v) for v in recent.values()) if t is not None]
     newest = max(valid) if valid else None
     return {"newest": _iso(newest) if newest else "", "seen": recent}
+
+
+def _sort_at(post: Mapping[str, Any]) -> datetime | None:
+    """The time Bluesky sorts and filters a post by: the earlier of when it was written and indexed."""
+    record = post.get("record")
+    written = social.parse_time(record.get("createdAt")) if isinstance(record, Mapping) else None
+    indexed = social.parse_time(post.get("indexedAt"))
+    times = [t for t in (written, indexed) if t is not None]
+    return min(times) if times else None
 
 
 def _iso(moment: datetime) -> str:

@@ -7,7 +7,10 @@ Forward polling: each query's cursor is the newest `created_at_i` seen and the i
 that second. The next poll asks `numericFilters=created_at_i>=<that time>` (the same second
 again, so a story posted in the second of the last one seen is not lost) and drops the ids
 already seen. Pages are followed up to `MAX_PAGES`; the query's cursor moves when its last
-page is read. The first poll of a query reads its newest page only.
+page is read. The first poll of a query reads its newest page only. When more was posted
+than `MAX_PAGES` hold, the stretch not read is kept in the cursor's `backlog` (from the time
+the poll before had reached to the oldest time read, both included: a story seen twice is
+stored once), and the next polls read it, `MAX_PAGES` at a time, after the newest stories.
 
 Algolia has no OR and no reliable exclusion: a query with OR becomes several searches, and
 exclusions are left to the local matching (see syntax.py).
@@ -42,21 +45,28 @@ class HackerNewsSource:
     ) -> list[FetchRequest]:
         known = cursor.get("queries") or {}
         tags = social.text(spec.options.get("algolia_tags")) or "story"
+        backlog = cursor.get("backlog") or {}
         requests = []
         for q in social.searches(spec, queries, HACKERNEWS):
             params = {"query": q, "tags": tags, "hitsPerPage": str(PAGE), "page": "0"}
             since = (known.get(q) or {}).get("created_at_i")
             if isinstance(since, int):
                 params["numericFilters"] = f"created_at_i>={since}"
-            requests.append(
-                FetchRequest(
-                    url=f"{spec.base_url or PUBLIC_BASE}/api/v1/search_by_date",
-                    params=params,
-                    headers={"Accept": "application/json"},
-                    tag=social.tag("search", {"q": q}),
-                )
-            )
+            requests.append(self._request(spec, params, {"q": q}))
+            for window in backlog.get(q) or []:  # what an earlier poll left past its page limit
+                low, high = (window.get(k) if isinstance(window, Mapping) else None for k in ("since", "until"))
+                if isinstance(low, int) and isinstance(high, int):
+                    bounded = {**params, "numericFilters": f"created_at_i>={low},created_at_i<={high}"}
+                    requests.append(self._request(spec, bounded, {"q": q, "window": [low, high]}))
         return requests
+
+    def _request(self, spec: SourceSpec, params: Mapping[str, str], state: Mapping[str, Any]) -> FetchRequest:
+        return FetchRequest(
+            url=f"{spec.base_url or PUBLIC_BASE}/api/v1/search_by_date",
+            params=dict(params),
+            headers={"Accept": "application/json"},
+            tag=social.tag("search", state),
+        )
 
     def parse(self, spec: SourceSpec, fetched: Fetched, cursor: Mapping[str, Any]) -> Parsed:
         _step, state = social.read_tag(fetched.request.tag)
@@ -67,10 +77,12 @@ class HackerNewsSource:
         q = str(state.get("q", ""))
         queries: dict[str, Any] = {k: dict(v) for k, v in (cursor.get("queries") or {}).items()}
         known = queries.get(q, {})
-        seen_ids = set(known.get("ids") or [])
+        window = state.get("window")  # [since, until]: reading a backlog, not the newest stories
+        seen_ids = set(known.get("ids") or []) if window is None else set()
         # the newest second of this poll so far, and the ids in it (earlier pages carry them in the tag)
         top = state.get("top", known.get("created_at_i"))
         top_ids = set(state.get("top_ids", known.get("ids") or []))
+        low = state.get("low")  # the oldest time read so far in this chain of pages
         items = []
         for hit in hits:
             if not isinstance(hit, Mapping):
@@ -79,6 +91,7 @@ class HackerNewsSource:
             when = hit.get("created_at_i")
             if not object_id or not isinstance(when, int) or object_id in seen_ids:
                 continue
+            low = when if low is None else min(low, when)
             if top is None or when > top:
                 top, top_ids = when, {object_id}
             elif when == top:
@@ -91,12 +104,25 @@ class HackerNewsSource:
         pages = data.get("nbPages") if isinstance(data.get("nbPages"), int) else 0
         forward = "numericFilters" in request.params  # a first poll reads the newest page only
         if forward and page + 1 < min(pages, MAX_PAGES):
-            state = {"q": q, "top": top, "top_ids": sorted(top_ids)}
+            state = {"q": q, "top": top, "top_ids": sorted(top_ids), "low": low, "window": window}
             follow = replace(request, params={**request.params, "page": str(page + 1)}, tag=social.tag("search", state))
             return Parsed(items=tuple(items), next=(follow,))
-        if top is not None:
+        backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
+        windows = [w for w in backlog.get(q, []) if window is None or [w.get("since"), w.get("until")] != window]
+        if forward and pages > page + 1 and isinstance(low, int):  # the page limit: the rest waits for the next poll
+            since = window[0] if window is not None else known.get("created_at_i")
+            if isinstance(since, int):
+                windows.append({"since": since, "until": low})
+        if windows:
+            backlog[q] = windows
+        else:
+            backlog.pop(q, None)
+        if top is not None and window is None:
             queries[q] = {"created_at_i": top, "ids": sorted(top_ids)}
-        return Parsed(items=tuple(items), cursor={**cursor, "queries": queries})
+        new_cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"queries": queries}
+        if backlog:
+            new_cursor["backlog"] = backlog
+        return Parsed(items=tuple(items), cursor=new_cursor)
 
     def explain(self, spec: SourceSpec, error: HTTPStatusError) -> str:
         if error.status == 429:

@@ -15,7 +15,9 @@ throttles hard (and blocks from some addresses).
 Forward polling: results come `sort=new`; each search's cursor is the newest post `name`
 seen (t3_ + a base-36 number that grows with time); older or equal posts are dropped. With
 OAuth, a page of only new posts is followed (`after=`) up to `MAX_PAGES`; the cursor moves
-when the search's last page is read.
+when the search's last page is read. When more was posted than `MAX_PAGES` hold, where the
+reading stopped is kept in the cursor's `backlog` (the `after=` to go on from, and the floor:
+the newest post of the poll before), and the next polls read on from there down to the floor.
 """
 
 from __future__ import annotations
@@ -100,7 +102,15 @@ class RedditSource:
         self, spec: SourceSpec, cursor: Mapping[str, Any], queries: Sequence[Query], settings: Settings
     ) -> list[FetchRequest]:
         subs = _subreddits(spec)
-        todo: list[dict[str, Any]] = [{"q": q, "after": "", "pages": 0} for q in social.searches(spec, queries, REDDIT)]
+        backlog = cursor.get("backlog") or {}
+        todo: list[dict[str, Any]] = []
+        for q in social.searches(spec, queries, REDDIT):
+            todo.append({"q": q, "after": "", "pages": 0})
+            # what an earlier poll left unread past its page limit: from where it stopped, down to its floor
+            for window in backlog.get(_cursor_key(subs, q)) or []:
+                if isinstance(window, Mapping) and social.text(window.get("after")):
+                    start = social.text(window.get("after"))
+                    todo.append({"q": q, "after": start, "pages": 0, "start": start, "floor": window.get("floor", "")})
         if not todo:
             return []
         if not _oauth(spec):
@@ -192,22 +202,35 @@ class RedditSource:
         current = dict(todo[0])
         key = _cursor_key(state.get("subs") or "", current["q"])
         newest: dict[str, str] = dict(cursor.get("newest") or {})
-        floor = fullname_key(newest.get(key, ""))
+        catching_up = "start" in current  # reading a backlog down to its floor, not the newest posts
+        floor_name = social.text(current.get("floor")) if catching_up else newest.get(key, "")
+        floor = fullname_key(floor_name)
         posts = [c["data"] for c in children if isinstance(c, Mapping) and isinstance(c.get("data"), Mapping)]
         fresh = [p for p in posts if fullname_key(social.text(p.get("name"))) > floor]
         items = tuple(item for p in fresh if (item := post_item(p)) is not None)
         top = max([social.text(p.get("name")) for p in fresh] + [current.get("top") or ""], key=fullname_key)
         current["pages"] = int(current.get("pages", 0)) + 1
         after = social.text(listing.get("after"))
-        more_pages = floor >= 0 and after and len(fresh) == len(posts) > 0 and current["pages"] < MAX_PAGES
-        new_cursor: Mapping[str, Any] | None = None
-        if more_pages:
+        # more posts above the floor (a first poll, with no floor, reads the newest page only)
+        more = bool(after) and len(fresh) == len(posts) > 0 and (catching_up or floor >= 0)
+        new_cursor: dict[str, Any] | None = None
+        if more and current["pages"] < MAX_PAGES:
             current.update(after=after, top=top)
             todo[0] = current
         else:
-            if top:
+            backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
+            windows = [w for w in backlog.get(key, []) if not catching_up or w.get("after") != current["start"]]
+            if more:  # the page limit: the rest is read from here at the next poll, down to the same floor
+                windows.append({"after": after, "floor": floor_name})
+            if windows:
+                backlog[key] = windows
+            else:
+                backlog.pop(key, None)
+            if top and not catching_up:
                 newest[key] = top
-            new_cursor = {**cursor, "newest": newest}
+            new_cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"newest": newest}
+            if backlog:
+                new_cursor["backlog"] = backlog
             todo = todo[1:]
         follow: tuple[FetchRequest, ...] = ()
         if todo:
