@@ -4,6 +4,7 @@ digest's signed links, escaping, headers and limits."""
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 import time
@@ -366,7 +367,7 @@ def test_watch_run_serves_the_page_when_the_settings_ask(tmp_path: Path, server:
         Entry("Un coworking ouvre", "https://news.example/a")])))  # fmt: skip
     (tmp_path / "keywords.txt").write_text("coworking\n", encoding="utf-8")
     (tmp_path / "feeds.yaml").write_text(
-        f"settings:\n  web:\n    listen: 127.0.0.1:{port}\nfeeds:\n"
+        f"settings:\n  web:\n    enabled: true\n    listen: 127.0.0.1:{port}\nfeeds:\n"
         f"  - name: news\n    kind: rss\n    url: {server.url('/news')}\n",
         encoding="utf-8",
     )
@@ -421,3 +422,29 @@ def test_a_suggestion_of_keywords_suggest_is_applied_in_one_click(w: WebWatch, s
     stale = client.post("/keywords/suggest", data={"csrf": csrf_of(page), "key": key})  # applied: it no longer holds
     assert stale.status_code == 303
     assert (w.folder / "keywords.txt").read_text().count("narcotrafic") == 1
+
+
+def test_the_digest_carries_signed_links_that_the_page_confirms_then_does(w: WebWatch) -> None:
+    out = w.folder / "digest.html"
+    code, _ = w.cli("digest", "--preview", "--out", str(out))
+    assert code == 0
+    html = out.read_text(encoding="utf-8")
+    links = re.findall(r'href="https://veille\.example\.org/a/([^"]+)"', html)
+    stories = {url for url in w.states() if url != "https://news.example/meteo"}
+    assert len(links) == 2 * len(stories)  # "Relayer · Hors sujet" under each story
+    assert "Relayer</a> · <a" in html and "Hors sujet</a>" in html
+    code, markdown = w.cli("digest", "--preview", "--format", "markdown")
+    assert code == 0 and markdown.count("(https://veille.example.org/a/") == len(links)
+    fablab = w.hit_id("https://news.example/fablab")
+    noise = next(t for t in links if t.startswith(f"{fablab}.noise."))
+    anonymous = httpx.Client(base_url=w.base)
+    assert anonymous.get(f"/a/{noise}").status_code == 200
+    assert w.states()["https://news.example/fablab"] == "new"
+    assert anonymous.post(f"/a/{noise}").status_code == 200
+    assert w.states()["https://news.example/fablab"] == "noise"
+
+
+def test_without_a_public_address_the_digest_has_no_action_links(tmp_path: Path, server: LoopbackServer) -> None:
+    with web_watch(tmp_path, server, public="") as watch:
+        code, markdown = watch.cli("digest", "--preview", "--format", "markdown")
+        assert code == 0 and "/a/" not in markdown and "Hors sujet" not in markdown

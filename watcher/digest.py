@@ -64,6 +64,8 @@ LABELS: dict[str, dict[str, str]] = {
         "never_ok": "jamais lue avec succès",
         "quiet": "aucun article cette période (il y en avait avant)",
         "footer": "Envoyé par watcher. Les liens mènent aux articles d’origine.",
+        "act_pick": "Relayer",
+        "act_noise": "Hors sujet",
         "uncertain": "L’envoi du résumé n° {id} ({window}) a été interrompu : il est peut-être arrivé, "
         "peut-être pas (voir `watcher digest --history`).",
         "alert_title": "Alerte veille : {keyword}",
@@ -111,6 +113,8 @@ LABELS: dict[str, dict[str, str]] = {
         "never_ok": "never read successfully",
         "quiet": "no items this period (it had some before)",
         "footer": "Sent by watcher. Links lead to the original articles.",
+        "act_pick": "Relay",
+        "act_noise": "Off-topic",
         "uncertain": "Sending digest #{id} ({window}) was interrupted: it may or may not have arrived "
         "(see `watcher digest --history`).",
         "alert_title": "Watch alert: {keyword}",
@@ -220,6 +224,9 @@ class Digest:
     sources: tuple[SourceHealth, ...] = ()
     notes: tuple[str, ...] = ()  # e.g. an interrupted earlier delivery
     digest_id: int | None = None
+    # hit id -> (action, signed link) of the web page, e.g. ("pick", "https://…/a/…"): set when the
+    # page has a public address (settings.web.public_url), shown under each story in HTML and Markdown
+    actions: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def entries(self) -> list[Entry]:
@@ -549,6 +556,15 @@ def _html_entry(entry: Entry, d: Digest) -> str:
             f'<div style="font-size:12px;margin-top:2px;word-break:break-all;">'
             f'<a href="{_e(link)}" style="color:{_MUTED};text-decoration:underline;">{_e(_short_link(link))}</a></div>'
         )
+    acts = [(lab[f"act_{a}"], safe_url(u)) for a, u in d.actions.get(hit.id, ())]
+    if acts:
+        rows.append(
+            '<div style="font-size:13px;margin-top:4px;">'
+            + " · ".join(
+                f'<a href="{_e(u)}" style="color:{_ACCENT};font-weight:600;">{_e(name)}</a>' for name, u in acts if u
+            )
+            + "</div>"
+        )
     return '<div style="margin:0 0 18px;">' + "".join(rows) + "</div>"
 
 
@@ -674,6 +690,9 @@ def _md_entry(entry: Entry, d: Digest) -> str:
     if entry.also:
         extra += f" · {lab['also']}{sep}{md_escape(', '.join(entry.also))}"
     lines.append(f"  {extra}")
+    acts = [(lab[f"act_{a}"], safe_url(u)) for a, u in d.actions.get(hit.id, ())]
+    if acts:
+        lines.append("  " + " · ".join(f"[{md_escape(name)}]({md_url(u)})" for name, u in acts if u))
     return "\n".join(lines)
 
 

@@ -370,8 +370,20 @@ def build_digest(
         sources=health,
         notes=tuple(notes),
         digest_id=digest_id,
+        actions=_action_links(store, config, [e.hit.id for _, entries in groups for e in entries], end),
     )
     return d, total
+
+
+def _action_links(
+    store: Store, config: Config, hit_ids: Sequence[int], end: datetime
+) -> dict[int, tuple[tuple[str, str], ...]]:
+    """The web page's signed "Relayer · Hors sujet" links of each story (settings.web.public_url)."""
+    if not config.settings.extra.get("web"):
+        return {}
+    from watcher.web.links import action_links
+
+    return action_links(store, config, hit_ids, end)
 
 
 def render(d: dg.Digest, fmt: str) -> str:

@@ -3,7 +3,7 @@ public address that the digest's action links point to.
 
     settings:
       web:
-        enabled: true                          # `watcher run` serves the page too
+        enabled: true                          # `watcher run` serves the page too (default: false)
         listen: 127.0.0.1:8321                 # host:port; 127.0.0.1 unless a proxy or VPN is in front
         public_url: https://veille.example.org # as reached through the HTTPS proxy: digest links, Secure cookie
         link_days: 14                          # how long a digest's action link works
@@ -43,7 +43,7 @@ def web_settings(data: Any) -> WebSettings:
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise ValueError(f"settings.web: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    enabled = data.get("enabled", True)
+    enabled = data.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ValueError("settings.web.enabled must be true or false")
     host, port = parse_listen(data.get("listen", f"{DEFAULT_HOST}:{DEFAULT_PORT}"))
