@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -208,3 +211,26 @@ def test_the_status_line_given_to_systemd_holds_no_secret() -> None:
         received = listener.recv(4096).decode()
         notifier.close()
     assert received == "STATUS=configuration not reloaded: bad url https://u:***@h/?k=${STATUS_SECRET}"
+
+
+def test_a_token_a_private_feed_echoes_in_its_links_is_hidden_in_long_listings_too(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    entries = [
+        Entry(title=f"Coworking numéro {i}", link=f"https://example.org/{i}?token={FEED_TOKEN}", guid=str(i))
+        for i in range(300)
+    ]
+    server.route("/feed", Response(200, {"Content-Type": "application/rss+xml"}, rss(entries)))
+    args = feed_config(server, tmp_path)
+    assert CliRunner().invoke(main, [*args, "poll", "--all"], env=environment()).exit_code == 0
+    # `hits` reads no configuration: a process of its own knows the secrets all the same
+    listing = subprocess.run(
+        [sys.executable, "-m", "watcher", *args, "hits", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment()},
+        timeout=60,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert len(listing.stdout) > 100_000  # long enough for the long-text path of redact
+    assert FEED_TOKEN not in listing.stdout and listing.stdout.count("token=${FEED_TOKEN}") == 600  # url, canonical

@@ -122,7 +122,11 @@ def main(ctx: click.Context, feeds: Path, keywords: Path, db: Path | None, verbo
 
     # journald priorities under systemd; the daemon logs a line per source per poll by default
     setup(min(verbose, 2), daemon=ctx.invoked_subcommand == "run")
-    # the one edge of every command's output (and of a traceback): no secret gets through
+    # the one edge of every command's output (and of a traceback): no secret gets through, even
+    # for a command that reads no configuration
+    from watcher.config import remember_secrets
+
+    remember_secrets(feeds)
     redact_standard_streams()
     ctx.obj = Env(feeds, keywords, db)
 

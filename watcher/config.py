@@ -17,6 +17,7 @@ with its line, never a failure later.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import os
@@ -608,6 +609,22 @@ def parse_feeds(
         names[spec.name] = spec.line
         specs.append(spec)
     return tuple(specs), settings
+
+
+def remember_secrets(feeds_path: Path, env: Mapping[str, str] | None = None) -> None:
+    """Record the secrets of feeds.yaml without loading it, for a command that reads no configuration
+    (`hits` shows links a private feed may have written with its token): the environment values
+    its `${NAME}`s name, and the credentials file's values if this user can read it. Best effort:
+    a file that cannot be read is the business of the commands that need it."""
+    try:
+        text = feeds_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    SECRETS.remember_environment(set(_ENV_REF.findall(text)), os.environ if env is None else env)
+    named = re.search(r"^\s+credentials_file:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(?:#.*)?$", text, re.MULTILINE)
+    if named:
+        with contextlib.suppress(ConfigError):
+            read_credentials(feeds_path.parent / named.group(1).strip())
 
 
 def load_config(

