@@ -448,3 +448,69 @@ def test_without_a_public_address_the_digest_has_no_action_links(tmp_path: Path,
     with web_watch(tmp_path, server, public="") as watch:
         code, markdown = watch.cli("digest", "--preview", "--format", "markdown")
         assert code == 0 and "/a/" not in markdown and "Hors sujet" not in markdown
+
+
+def test_watcher_serve_prints_a_login_link_that_works_once_and_stops_on_sigterm(w: WebWatch) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "watcher", *w.args, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        first, second = serve.stdout.readline(), serve.stdout.readline()
+        assert first.startswith("watcher web page at http://127.0.0.1:")
+        link = re.search(r"(http://127\.0\.0\.1:\d+)/login\?token=(\S+)", second)
+        assert link, second
+        base, token = link.groups()
+        client = httpx.Client(base_url=base)
+        assert client.get("/").status_code == 302
+        assert client.post("/login", data={"token": token}).status_code == 303
+        assert client.get("/").status_code == 200
+        assert httpx.Client(base_url=base).post("/login", data={"token": token}).status_code == 401
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=30)
+    assert serve.returncode == 0, err
+    assert token not in err  # the link is shown once, on the terminal's output, never in the log
+
+
+def test_the_week_shows_a_hundred_stories_a_page_in_the_digest_order(w: WebWatch, server: LoopbackServer) -> None:
+    import hashlib
+
+    def words(i: int) -> str:
+        digest = hashlib.sha256(str(i).encode()).hexdigest()
+        return " ".join(digest[k : k + 6] for k in range(0, 36, 6))
+
+    entries = [Entry(f"Coworking {words(i)}", f"https://many.example/{i}", body=words(-i)) for i in range(130)]
+    server.route("/many", Response(200, {"Content-Type": "application/rss+xml"}, rss(entries)))
+    assert w.cli("feeds", "add", "many", "--url", server.url("/many"))[0] == 0
+    assert w.cli("poll", "--all")[0] == 0
+    client = w.client()
+    first = client.get("/").text
+    shown = re.findall(r'<article class="story[^"]*" id="hit-(\d+)"', first)
+    assert len(shown) == 100 and 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/?page=2").text
+    rest = re.findall(r'<article class="story[^"]*" id="hit-(\d+)"', second)
+    with Store(w.db) as store:
+        hits = store.hits(states=["new"])
+    assert len(rest) == len(hits) - 100 and not set(shown) & set(rest)
+    scores = {h["id"]: h["score"] for h in hits}
+    assert min(scores[int(i)] for i in shown) >= max(scores[int(i)] for i in rest)  # best first, as the digest
+    assert client.get("/?page=99").text.count("<article") == len(rest)  # past the end: the last page
+
+
+def test_without_the_script_a_triage_form_goes_back_to_the_page_it_came_from(w: WebWatch) -> None:
+    client = w.client()
+    csrf = csrf_of(client.get("/?state=all").text)
+    hit = w.hit_id("https://news.example/fablab")
+    answer = client.post(f"/hits/{hit}/pick", data={"csrf": csrf}, headers={"Referer": f"{w.base}/?state=all"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/?state=all"
+    assert "Retenu pour relais" in client.get("/?state=all").text  # what was done, said once
+    elsewhere = client.post(f"/hits/{hit}/skip", data={"csrf": csrf}, headers={"Referer": "https://evil.example/x"})
+    assert elsewhere.status_code == 403  # a form from another site

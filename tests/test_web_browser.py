@@ -10,12 +10,15 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.loopback import LoopbackServer
 from tests.webfix import WebWatch, web_watch
+from watcher.store import Store
+from watcher.web import auth
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import WebDriverException  # noqa: E402
@@ -119,6 +122,10 @@ def test_screenshots_of_every_page_at_phone_and_desktop_width(browser: object, w
     for url in ("https://news.example/fablab", "https://news.example/coworking-sceaux"):
         csrf = client.get("/").text.split('name="csrf" value="')[1].split('"')[0]
         client.post(f"/hits/{w.hit_id(url)}/pick", data={"csrf": csrf})
+    with Store(w.db) as store:
+        key = auth.link_key(store)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    link = auth.sign_action(key, w.hit_id("https://news.example/fablab-2"), "noise", tomorrow)
     pages = {
         "week": "/?state=all",
         "relay": "/relay",
@@ -141,4 +148,10 @@ def test_screenshots_of_every_page_at_phone_and_desktop_width(browser: object, w
         d.delete_all_cookies()  # type: ignore[attr-defined]
         d.get(w.base + "/login")  # type: ignore[attr-defined]
         d.save_screenshot(str(SCREENS / f"login-{width}.png"))  # type: ignore[attr-defined]
+        d.get(f"{w.base}/a/{link}")  # type: ignore[attr-defined]  (a digest's link, opened without a session)
+        d.save_screenshot(str(SCREENS / f"confirm-{width}.png"))  # type: ignore[attr-defined]
+        d.find_element(By.CSS_SELECTOR, "main form button").click()  # type: ignore[attr-defined]
+        until(d, lambda: d.find_elements(By.CSS_SELECTOR, "p.notice"))  # type: ignore[attr-defined]
+        d.save_screenshot(str(SCREENS / f"confirmed-{width}.png"))  # type: ignore[attr-defined]
         log_in(d, w)
+    assert state_of(w, w.hit_id("https://news.example/fablab-2")) == "noise"

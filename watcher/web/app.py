@@ -617,7 +617,12 @@ def create_app(site: Site) -> Flask:
         except auth.LinkError as exc:
             return problem(403 if str(exc) == "invalid" else 410, g.lab[f"link_{exc}"])
         ok, _state, message = triage_one(g.store, hit_id, action, g.now)
-        return render_template("message.html", message=message, ok=ok), 200 if ok else 409
+        rows = g.store.hits(ids=[hit_id], min_score=1)
+        title = dg.headline_and_snippet(dg.hit_from_row(rows[0]))[0] if rows else ""
+        sep = " : " if g.language[:2] == "fr" else ": "
+        return render_template("message.html", message=message + (sep + title if title else ""), ok=ok), (
+            200 if ok else 409
+        )
 
     return app
 
