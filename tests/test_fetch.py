@@ -10,7 +10,7 @@ import threading
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -463,3 +463,105 @@ def test_a_chain_of_gzip_inside_deflate_is_decoded(server: LoopbackServer, fetch
     text = ("<item>tiers-lieu</item>" * 20_000).encode()
     server.route("/z", Response(200, {"Content-Encoding": "gzip, deflate"}, zlib.compress(gzip.compress(text))))
     assert fetcher.fetch(FetchRequest(server.url("/z"))).body == text
+
+
+# --- name lookups, proxies and where a redirect may lead ----------------------------------------------
+
+
+def names(table: dict[str, str]) -> Callable[[str, int], list[str]]:
+    """A resolver of our own names (the tests have no DNS): each name to one address."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise OSError(f"unknown name {host}")
+        return [table[host]]
+
+    return resolve
+
+
+def test_a_name_lookup_that_hangs_ends_at_the_deadline() -> None:
+    release, finished = threading.Event(), threading.Event()
+
+    def hang(host: str, port: int) -> list[str]:
+        release.wait(30)
+        finished.set()
+        raise OSError("released")
+
+    try:
+        with (
+            Fetcher(user_agent=UA, timeout=0.5, max_body_bytes=MB, resolve=hang) as f,
+            pytest.raises(FetchTimeout, match=r"within 0\.5 s"),
+        ):
+            f.fetch(FetchRequest("http://feeds.example/feed"))
+        assert not finished.is_set()  # the lookup still hangs: the request did not wait for it
+    finally:
+        release.set()
+
+
+def test_a_proxy_from_the_environment_is_held_to_the_deadline(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def drip() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b"x"
+            time.sleep(0.2)
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base)
+    server.route("/slow", lambda _r: Response(200, body=drip()))  # each byte well within a read timeout
+    server.route("/feed", Response(200, body=b"<rss/>"))
+    with Fetcher(user_agent=UA, timeout=1.0, max_body_bytes=MB, resolve=names({})) as f:
+        assert f.fetch(FetchRequest("http://feeds.example/feed")).body == b"<rss/>"  # no lookup: the proxy's
+        with pytest.raises(FetchTimeout, match="within 1 s"):
+            f.fetch(FetchRequest("http://feeds.example/slow"))
+    assert server.hits("/feed")[0].headers["host"] == "feeds.example"  # it went through the proxy
+
+
+@pytest.mark.parametrize("where", ["literal", "name"])
+def test_a_public_source_is_never_redirected_to_a_loopback_address(server: LoopbackServer, where: str) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    target = server.url("/private") if where == "literal" else f"http://admin.example:{port}/private"
+    server.route("/feed", Response(302, {"Location": target}))
+    server.route("/private", Response(200, body=b"router admin"))
+    # a public-looking name that reaches the loopback server, as a DNS rebinding would
+    resolve = names({"feeds.example": "127.0.0.1", "admin.example": "127.0.0.1"})
+    with (
+        Fetcher(user_agent=UA, timeout=5.0, max_body_bytes=MB, resolve=resolve) as f,
+        pytest.raises(FetchError, match="private or loopback"),
+    ):
+        f.fetch(FetchRequest(f"http://feeds.example:{port}/feed"))
+    assert server.hits("/feed") and not server.hits("/private")
+
+
+def test_a_private_source_may_be_redirected_to_a_private_address(server: LoopbackServer, fetcher: Fetcher) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    server.route("/feed", Response(302, {"Location": f"http://localhost:{port}/moved"}))
+    server.route("/moved", Response(200, body=b"<rss/>"))
+    assert fetcher.fetch(FetchRequest(server.url("/feed"))).body == b"<rss/>"
+
+
+def test_which_hops_are_refused() -> None:
+    from watcher.fetch import refuses_hop
+
+    for private in ("127.0.0.1", "10.1.2.3", "192.168.1.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "fd00::1"):
+        assert refuses_hop("feeds.example", [private]), private
+        assert refuses_hop("feeds.example", ["93.184.215.14", private]), private  # one private address is enough
+        for configured in ("127.0.0.1", "localhost", "intranet", "nas.local", "feeds.internal", "10.0.0.2"):
+            assert not refuses_hop(configured, [private]), (configured, private)
+    assert not refuses_hop("feeds.example", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+
+
+def test_a_login_body_is_never_sent_again_to_another_host(server: LoopbackServer, fetcher: Fetcher) -> None:
+    port = server.base.rsplit(":", 1)[1]
+    login = "/xrpc/com.atproto.server.createSession"
+    for status in (307, 308):
+        server.route(login, Response(status, {"Location": f"http://localhost:{port}/collect"}))
+        server.route("/collect", Response(200, body=b"{}"))
+        request = FetchRequest(
+            server.url(login), method="POST", json={"identifier": "ana", "password": "app-password"}, secret=True
+        )
+        with pytest.raises(FetchError, match="never sent again") as caught:
+            fetcher.fetch(request)
+        assert "app-password" not in str(caught.value)
+    assert not server.hits("/collect")

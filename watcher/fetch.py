@@ -1,9 +1,11 @@
 """HTTP for every source: the one module that imports httpx.
 
 A `Fetcher` turns a `FetchRequest` into a `Fetched` or raises a `FetchError`. It owns what every
-request needs whatever the source: a total deadline, a cap on the decoded body, redirects followed
-by hand (to learn permanent moves), per-host politeness, and error messages a user can act on that
-never show a credential. One shared `httpx.Client` serves many threads (poll.py uses a thread pool).
+request needs whatever the source: a total deadline (name lookup and proxy included), a cap on the
+decoded body, redirects followed by hand (to learn permanent moves, and to refuse those that would
+lead a public source to a private address or resend a body to another host), per-host
+politeness, and error messages a user can act on that never show a credential. It is built on
+httpx's and httpcore's public interfaces only. One shared `httpx.Client` serves many threads (poll.py uses a thread pool).
 
 Conditional GET stays with the caller: `validators()` reads a response's validators and
 `conditional_headers()` turns stored ones back into request headers.
@@ -14,10 +16,15 @@ from __future__ import annotations
 import email.utils
 import http
 import importlib.metadata
+import ipaddress
+import socket
+import ssl
 import threading
 import time
+import urllib.request
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -170,6 +177,7 @@ class Fetcher:
         per_host: int = 2,
         max_redirects: int = 5,
         transport: httpx.BaseTransport | None = None,
+        resolve: Resolve | None = None,
     ) -> None:
         if timeout <= 0 or max_body_bytes <= 0 or per_host < 1 or max_redirects < 0:
             raise ValueError("timeout, max_body_bytes and per_host must be positive, max_redirects >= 0")
@@ -183,8 +191,11 @@ class Fetcher:
         limits = httpx.Limits(
             max_connections=100, max_keepalive_connections=MAX_IDLE_CONNECTIONS, keepalive_expiry=30.0
         )
+        self._resolve = resolve or system_resolve
         self._client = httpx.Client(
-            transport=transport if transport is not None else _DeadlineTransport(limits),
+            transport=transport if transport is not None else _DeadlineTransport(limits, self._resolve),
+            # The environment's proxies are the transport's (under the deadline), not httpx's own.
+            trust_env=False,
             headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             # Stateless like a feed reader: no cookie from one source or poll reaches another.
             cookies=_no_cookies(),
@@ -231,12 +242,15 @@ class Fetcher:
                     if deadline is None:
                         start = time.monotonic()
                         deadline = start + self.timeout
-                    _deadline.value = deadline
+                    if _request.deadline is None:
+                        _request.origin = request.url.host
+                    _request.deadline = deadline
                     request.extensions = {**request.extensions, "timeout": _timeouts(deadline, shown)}
                     response = self._client.send(request, stream=True, follow_redirects=False)
                     try:
                         if response.has_redirect_location and response.next_request is not None:
                             next_request = response.next_request
+                            self._check_redirect(request, next_request, shown, req.secret)
                             if response.status_code in _PERMANENT and moved_for_good:
                                 permanent_url = str(next_request.url)
                             else:
@@ -258,7 +272,38 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise FetchError(f"bad answer from {shown}: {_reason(exc, req)}") from None
         finally:
-            _deadline.value = None
+            _request.deadline = _request.origin = None
+
+    def _check_redirect(self, request: httpx.Request, following: httpx.Request, shown: str, secret: bool) -> None:
+        """Refuse a redirect that would resend the request's body to another host (307 and 308 keep
+        it: a login's password), or lead a public source to a private or loopback address."""
+        elsewhere = (following.url.scheme, following.url.host, following.url.port) != (
+            request.url.scheme,
+            request.url.host,
+            request.url.port,
+        )
+        if not elsewhere:
+            return
+        target = _show_url(str(following.url), secret)
+        if request.method not in ("GET", "HEAD") and following.method == request.method:
+            raise FetchError(
+                f"refused: {shown} redirects to another host ({target}) with the request's body, "
+                "which is never sent again"
+            )
+        # The connection may come from the pool, or go through a proxy: the addresses are looked
+        # at here too, not only when a connection is made.
+        try:
+            left = _left(None, httpcore.ConnectTimeout)
+            addresses = resolve_within(self._resolve, following.url.host, following.url.port or 443, left)
+        except (httpcore.ConnectError, httpcore.ConnectTimeout):
+            return  # the connection will say what is wrong
+        try:
+            _refuse_private(following.url.host, addresses)
+        except httpcore.ConnectError:
+            raise FetchError(
+                f"refused: {shown} redirects to {target}, a private or loopback address, "
+                "and the source's own host is public"
+            ) from None
 
     def _answer(
         self,
@@ -480,19 +525,25 @@ def _no_cookies() -> httpx.Cookies:
 # --- the total deadline --------------------------------------------------------------------------
 #
 # httpx timeouts bound each socket operation, not the request: a server that drips one byte a second,
-# in the headers or in the body, never trips them. The fetching thread records its deadline here and
-# the network backend below cuts every connect, read and write to the time that is left.
+# in the headers or in the body, never trips them, and the name lookup has no timeout at all. The
+# fetching thread records its deadline here; the transport below is built on httpcore's public API
+# (a connection pool and proxies with a network backend of ours) and cuts every name lookup,
+# connect, read and write, the proxy's included, to the time that is left.
 
 
-class _DeadlineLocal(threading.local):
-    value: float | None = None
+class _RequestLocal(threading.local):
+    """What the fetching thread's request allows: its deadline, and where it may connect."""
+
+    deadline: float | None = None
+    origin: str | None = None  # the host of the URL the request was made for (before redirects)
+    via_proxy: bool = False  # the connection being made is to a proxy of the environment
 
 
-_deadline = _DeadlineLocal()
+_request = _RequestLocal()
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
-    deadline = _deadline.value
+    deadline = _request.deadline
     if deadline is None:
         return timeout
     left = deadline - time.monotonic()
@@ -506,6 +557,103 @@ def _timeouts(deadline: float, shown: str) -> dict[str, float]:
     if left <= 0:
         raise httpx.TimeoutException(f"deadline passed before {shown}")
     return httpx.Timeout(left).as_dict()  # type: ignore[return-value]
+
+
+# --- names and private addresses -----------------------------------------------------------------
+
+Resolve = Callable[[str, int], list[str]]
+"""A name lookup: host and port in, its addresses out (raises OSError when there is none)."""
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    """The system's resolver (getaddrinfo), which has no timeout of its own."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# Lookups running at once: a resolver that hangs holds at most this many threads, and a request
+# that finds them all taken waits no longer than its deadline.
+_LOOKUPS = threading.BoundedSemaphore(16)
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_within(resolve: Resolve, host: str, port: int, timeout: float | None) -> list[str]:
+    """`resolve(host, port)` given at most `timeout` seconds: the lookup runs in a thread of its own,
+    which is left behind (and its slot with it) when it takes longer. Raises httpcore's errors."""
+    if _literal(host):
+        return [host]
+    began = time.monotonic()
+    if not _LOOKUPS.acquire(timeout=timeout):
+        raise httpcore.ConnectTimeout(f"no name lookup could start for {host} before the deadline")
+    answer: list[list[str] | BaseException] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            answer.append(resolve(host, port))
+        except BaseException as exc:  # handed to the waiting thread
+            answer.append(exc)
+        finally:
+            _LOOKUPS.release()
+            done.set()
+
+    threading.Thread(target=look_up, name="watcher-resolve", daemon=True).start()
+    if not done.wait(None if timeout is None else max(timeout - (time.monotonic() - began), 0.0)):
+        raise httpcore.ConnectTimeout(f"the name {host} was not resolved before the deadline")
+    found = answer[0]
+    if isinstance(found, BaseException) or not found:
+        raise httpcore.ConnectError(f"cannot resolve the name {host}: {found or 'no address'}")
+    return found
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an address is on the public internet (not loopback, private, link-local, reserved...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global
+
+
+def is_private_host(host: str) -> bool:
+    """Whether a URL's host says it is private by itself: a loopback, private or link-local
+    address, `localhost`, a name of the local network (`.local`, `.internal`, `.lan`,
+    `.home.arpa`) or a name without a dot."""
+    if _literal(host):
+        return not is_public_address(host)
+    name = host.rstrip(".").lower()
+    return "." not in name or name.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa"))
+
+
+def refuses_hop(configured_host: str, hop: Sequence[str]) -> bool:
+    """Whether a request made for `configured_host` may not go on to a host with the addresses
+    `hop`: a public source is never led to a private or loopback address (the admin page of a
+    router, a cloud's metadata service); a source configured on a private host may go anywhere."""
+    return not is_private_host(configured_host) and not all(map(is_public_address, hop))
+
+
+def _refuse_private(host: str, addresses: list[str]) -> None:
+    """Raise httpcore.ConnectError when the fetching thread's request may not reach `addresses`."""
+    origin = _request.origin
+    if origin is None or host == origin:  # outside Fetcher.fetch, or the configured host itself
+        return
+    if refuses_hop(origin, addresses):
+        private = next(a for a in addresses if not is_public_address(a))
+        raise httpcore.ConnectError(
+            f"refused: {host} is a private or loopback address ({private}), and the source's own host is public"
+        )
+
+
+# --- the transport ---------------------------------------------------------------------------------
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -535,8 +683,12 @@ _SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tupl
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
+    """httpcore's own sockets, with the name lookup done here: within the deadline, and checked
+    against the request's private-address rule before any connection is made."""
+
+    def __init__(self, resolve: Resolve) -> None:
         self._inner = httpcore.SyncBackend()
+        self._resolve = resolve
 
     def connect_tcp(
         self,
@@ -546,8 +698,21 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[_SocketOption] | None = None,
     ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+        addresses = resolve_within(self._resolve, host, port, _left(timeout, httpcore.ConnectTimeout))
+        if not _request.via_proxy:
+            _refuse_private(host, addresses)
+        failure: Exception | None = None
+        for address in addresses:  # as socket.create_connection does: the first that answers
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream)
+        assert failure is not None
+        raise failure
 
     def connect_unix_socket(
         self,
@@ -562,23 +727,127 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own transport with the deadline backend underneath.
+# httpcore's errors as httpx's, most specific first (what httpx's own transport does).
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+)
 
-    httpx does not take a network backend, so the pool it built is replaced by an identical one that
-    has ours (httpx is pinned to 0.28, whose transport keeps its pool in `_pool`).
-    """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for theirs, ours in _ERRORS:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
+        raise
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, answer: httpcore.Response) -> None:
+        self._answer = answer
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._answer.iter_stream()
+
+    def close(self) -> None:
+        with _as_httpx_errors():
+            self._answer.close()
+
+
+class _DeadlineTransport(httpx.BaseTransport):
+    """An httpx transport on httpcore's public API: a connection pool, and a proxy pool per scheme
+    when the environment names one (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), all with the
+    deadline backend."""
+
+    def __init__(
+        self, limits: httpx.Limits, resolve: Resolve = system_resolve, proxies: Mapping[str, str] | None = None
+    ) -> None:
+        backend = _DeadlineBackend(resolve)
         ssl_context = httpx.create_ssl_context()
-        super().__init__(verify=ssl_context, limits=limits)
-        self._pool = httpcore.ConnectionPool(
+        self._direct = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
+            network_backend=backend,
         )
+        self._env = dict(urllib.request.getproxies_environment() if proxies is None else proxies)
+        self._proxies: dict[str, httpcore.HTTPProxy | str] = {}
+        for scheme in ("http", "https"):
+            url = self._env.get(scheme) or self._env.get("all")
+            if url:
+                self._proxies[scheme] = _proxy_pool(url, ssl_context, limits, backend)
+
+    def _pool(self, url: httpx.URL) -> httpcore.ConnectionPool | httpcore.HTTPProxy:
+        proxy = self._proxies.get(url.scheme)
+        # NO_PROXY as urllib reads it (its function is missing from the type stubs, not from urllib)
+        if proxy is None or urllib.request.proxy_bypass_environment(url.host, self._env):  # type: ignore[attr-defined]
+            _request.via_proxy = False
+            return self._direct
+        if isinstance(proxy, str):
+            raise httpx.ProxyError(proxy)
+        _request.via_proxy = True
+        return proxy
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        url = request.url
+        pool = self._pool(url)
+        asked = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            answer = pool.handle_request(asked)
+        return httpx.Response(
+            status_code=answer.status, headers=answer.headers, stream=_Body(answer), extensions=answer.extensions
+        )
+
+    def close(self) -> None:
+        self._direct.close()
+        for proxy in self._proxies.values():
+            if not isinstance(proxy, str):
+                proxy.close()
+
+
+def _proxy_pool(
+    url: str, ssl_context: ssl.SSLContext, limits: httpx.Limits, backend: _DeadlineBackend
+) -> httpcore.HTTPProxy | str:
+    """A pool through the proxy at `url`, or why it cannot be used (said by each request that would)."""
+    try:
+        parsed = httpx.URL(url if "://" in url else "http://" + url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "the proxy set in the environment is not a valid URL"
+    if parsed.scheme not in ("http", "https"):
+        return f"the {parsed.scheme} proxy set in the environment is not supported (http or https only)"
+    return httpcore.HTTPProxy(
+        proxy_url=httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port, target=b"/"),
+        proxy_auth=(parsed.username, parsed.password) if parsed.username else None,
+        ssl_context=ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=backend,
+    )
 
 
 __all__ = [
