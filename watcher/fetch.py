@@ -5,7 +5,8 @@ request needs whatever the source: a total deadline (name lookup and proxy inclu
 decoded body, redirects followed by hand (to learn permanent moves, and to refuse those that would
 lead a public source to a private address or resend a body to another host), per-host
 politeness, and error messages a user can act on that never show a credential. It is built on
-httpx's and httpcore's public interfaces only. One shared `httpx.Client` serves many threads (poll.py uses a thread pool).
+httpx's and httpcore's public interfaces only. One shared `httpx.Client` serves many threads
+(poll.py uses a thread pool).
 
 Conditional GET stays with the caller: `validators()` reads a response's validators and
 `conditional_headers()` turns stored ones back into request headers.
