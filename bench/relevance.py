@@ -286,6 +286,9 @@ class FeedServer:
         self.httpd.server_close()
 
 
+_PLACE_KNOWN: bool | None = None
+
+
 class Watch:
     """One watch in a temporary folder: feeds.yaml, the project's keywords.txt, a database."""
 
@@ -307,11 +310,13 @@ class Watch:
         for name in sorted(feeds):
             lines += [f"  - name: {name[:-4]}", "    kind: rss", f"    url: {server.url(name)}"]
         self.feeds = folder / "feeds.yaml"
-        place = ["  place: Sceaux"]
-        self.feeds.write_text("\n".join(lines[:4] + place + lines[4:]) + "\n", encoding="utf-8")
-        if self.run("check", check=False).returncode != 0:  # a watcher without settings.place
+        global _PLACE_KNOWN
+        if _PLACE_KNOWN is not False:
+            self.feeds.write_text("\n".join([*lines[:4], "  place: Sceaux", *lines[4:]]) + "\n", encoding="utf-8")
+            if _PLACE_KNOWN is None:  # asked once per run: does this watcher know settings.place?
+                _PLACE_KNOWN = self.run("check", check=False).returncode == 0
+        if _PLACE_KNOWN is False:
             self.feeds.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            self.run("check")
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "watcher", "--feeds", str(self.feeds), "--keywords", str(self.keywords)]
