@@ -1,4 +1,5 @@
-"""Two processes deciding at the same moment that a digest is due record it once.
+"""Two processes deciding at the same moment that a digest is due record it once; two sending
+alerts at once keep to the hourly limit together.
 
 `watcher run` and `watcher digest --send` (or two daemons' worth of calls) may look at the
 ledger at the same time: each slot must still get exactly one digest, with windows that follow
@@ -12,7 +13,8 @@ import multiprocessing
 from datetime import timedelta
 from pathlib import Path
 
-from tests.test_notify import SLOT, WED, WEEK, make_config, make_hit, store_hits
+from tests.loopback import LoopbackServer
+from tests.test_notify import SLOT, WED, WEEK, Hook, make_config, make_hit, store_hits
 from watcher import notify
 from watcher.store import Store
 from watcher.types import Config
@@ -62,3 +64,33 @@ def test_two_digest_sends_at_once_record_one_digest_per_moment(tmp_path: Path) -
     windows = race(tmp_path, manual=True)
     assert len({end for _, end in windows}) == len(windows) == ROUNDS
     assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
+
+
+def _alert(db: Path, config: Config, ids: list[int], url: str, barrier: multiprocessing.synchronize.Barrier) -> None:
+    targets = notify.load_targets(config, env={"WATCHER_NOTIFY": url})
+    with Store(db) as store:
+        barrier.wait(30)
+        notify.send_alerts(store, config, ids, WED + timedelta(hours=1), targets)
+
+
+def test_two_processes_alerting_at_once_keep_to_the_hourly_limit_together(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "  alerts:\n    min_score: 80\n    max_per_hour: 3\n")
+    db = tmp_path / "data" / "watch.db"
+    with Store(db) as store:  # two polls' new hits, each alerted by its own process
+        first = store_hits(store, [make_hit(config, n, 90, key=f"a{n}") for n in range(4)], WED)
+        second = store_hits(store, [make_hit(config, n, 90, key=f"b{n}") for n in range(4, 8)], WED)
+    hook = Hook()
+    with LoopbackServer() as server:
+        server.route("/hook", hook)
+        url = server.url("/hook").replace("http://", "json://")
+        context = multiprocessing.get_context("fork")
+        barrier = context.Barrier(2)
+        workers = [context.Process(target=_alert, args=(db, config, ids, url, barrier)) for ids in (first, second)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert len(hook.bodies) == 3  # not three each
+    with Store(db) as store:
+        assert store.alerts_since(WED) == 3

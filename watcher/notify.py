@@ -650,18 +650,20 @@ def send_alerts(
     rows = [r for r in store.hits_by_id(hit_ids) if r["score"] >= ns.alert_min_score]
     if not chosen or not rows:
         return AlertReport()
-    room = ns.alert_max_per_hour - store.alerts_since(now - timedelta(hours=1))
+    hour_ago = now - timedelta(hours=1)
     sent: list[tuple[int, str]] = []
     failed: list[tuple[int, str, str]] = []
     held: list[int] = []
     for row in rows:  # best first
-        if room <= 0:
-            held.append(int(row["id"]))
-            continue
-        room -= 1
         hit = dg.hit_from_row(row)
         for target in chosen:
-            if not store.claim_alert(hit.id, target.id, target.label, now):
+            # the hourly limit is counted where the alert is claimed: another process alerting at
+            # the same moment (the daemon and a `watcher poll`) cannot take the same last place
+            claim = store.claim_alert_within(hit.id, target.id, target.label, now, hour_ago, ns.alert_max_per_hour)
+            if claim == "held":
+                held.append(hit.id)
+                break
+            if claim == "taken":
                 continue  # already alerted to this target
             title, body = dg.render_alert(hit, ns.language, ns.tz, target.fmt)
             result = _send(target, title, body, target.fmt)

@@ -1400,6 +1400,30 @@ class Store:
             )
             return cursor.rowcount == 1
 
+    def claim_alert_within(
+        self, item_id: int, target: str, label: str, now: datetime, since: datetime, limit: int
+    ) -> str:
+        """claim_alert under an hourly limit, counted and claimed in one transaction.
+
+        Returns "claimed"; "taken" when this item was already alerted to the target; "held" when
+        `limit` other items were alerted (or are being alerted) since `since`. Counting and
+        claiming together, two processes sending alerts at once cannot both take the last place.
+        """
+        with self.write() as conn:
+            others = conn.execute(
+                "SELECT count(DISTINCT item_id) FROM alerts WHERE claimed_at >= ? AND state != 'failed'"
+                " AND item_id != ?",
+                (iso(since), item_id),
+            ).fetchone()[0]
+            if int(others) >= limit:
+                return "held"
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO alerts (item_id, target, label, state, claimed_at)"
+                " VALUES (?, ?, ?, 'sending', ?)",
+                (item_id, target, label, iso(now)),
+            )
+            return "claimed" if cursor.rowcount == 1 else "taken"
+
     def finish_alert(self, item_id: int, target: str, now: datetime, error: str | None = None) -> None:
         with self.write() as conn:
             conn.execute(
