@@ -64,7 +64,9 @@ class Env:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
+    from watcher.terminal import line
+
+    click.echo(f"Error: {line(message)}", err=True)  # it may quote a server or a file
     sys.exit(code)
 
 
@@ -397,6 +399,8 @@ def print_digest_report(report: Any) -> None:
 
 
 def print_digest_history(rows: list[dict[str, Any]]) -> None:
+    from watcher.terminal import line
+
     if not rows:
         click.echo("No digest yet.")
         return
@@ -405,7 +409,7 @@ def print_digest_history(rows: list[dict[str, Any]]) -> None:
         click.echo(f"digest {row['id']}: {row['window_start']} to {row['window_end']}{kind}")
         for d in row["deliveries"]:
             when = f" at {d['sent_at']}" if d["sent_at"] else ""
-            error = f": {d['error']}" if d["error"] else ""
+            error = f": {line(d['error'])}" if d["error"] else ""
             click.echo(f"    {d['label']}: {d['state']}{when}, {d['items']} hits, {d['attempts']} attempts{error}")
 
 
@@ -428,9 +432,11 @@ def notify_test(env: Env) -> None:
         fail(str(exc), code=2)
     if not targets:
         fail(f"no target configured: set {notify_module.ENV} or settings.notify.config", code=2)
+    from watcher.terminal import line
+
     results = notify_module.send_test(config, datetime.now(UTC), targets)
     for r in results:
-        click.echo(f"{r.target}: " + ("sent" if r.ok else f"FAILED: {r.error}"))
+        click.echo(f"{r.target}: " + ("sent" if r.ok else f"FAILED: {line(r.error)}"))
     if not all(r.ok for r in results):
         sys.exit(1)
 
