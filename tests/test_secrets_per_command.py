@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests import conftest
@@ -62,3 +63,13 @@ def test_poll_and_check_name_the_missing_secret_with_its_line(tmp_path: Path) ->
         assert result.exit_code == 2, (command, result.output)
         assert "feeds.yaml:7: ${BLUESKY_APP_PASSWORD} is not set" in result.output
         assert "Traceback" not in result.output
+
+
+def test_the_web_page_works_without_the_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from watcher.web.app import Site
+
+    setup(tmp_path)
+    monkeypatch.delenv("BLUESKY_APP_PASSWORD", raising=False)
+    config, error = Site(tmp_path / "feeds.yaml", tmp_path / "keywords.txt", tmp_path / "watch.db").config()
+    assert error is None and config is not None
+    assert [f.name for f in config.feeds] == ["bsky", "blog"]

@@ -90,7 +90,9 @@ class Site:
             if self._loaded[0] == stamps:
                 return self._loaded[1], self._loaded[2]
         try:
-            loaded: tuple[Any, Config | None, str | None] = (stamps, load_config(self.feeds, self.keywords), None)
+            # the page uses no secret: it works where only the service may read the credentials
+            config = load_config(self.feeds, self.keywords, secrets=False)
+            loaded: tuple[Any, Config | None, str | None] = (stamps, config, None)
         except ConfigError as exc:
             loaded = (stamps, None, str(exc))
         with self._lock:
