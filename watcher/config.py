@@ -66,7 +66,7 @@ KIND_KEYS: dict[str, frozenset[str]] = {
 }
 _SETTINGS = {
     "language", "region", "timezone", "default_interval", "timeout", "max_body_bytes", "max_workers",
-    "per_host", "contact", "cluster_days", "credentials_file", "processes", "languages",
+    "per_host", "contact", "cluster_days", "credentials_file", "processes", "languages", "place",
 }  # fmt: skip
 # Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets,
 # export, the web page.
@@ -312,6 +312,21 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             if not isinstance(value, str):
                 raise doc.error(where, f"settings.{key} must be text")
             known[key] = value
+        elif key == "place":
+            if not isinstance(value, str) or not value.strip():
+                raise doc.error(where, "settings.place must be a French commune, e.g. Sceaux, or its INSEE code")
+            from watcher import place
+
+            try:
+                data = place.load_data()
+            except (OSError, ValueError):
+                data = None  # the poll says so, once, and scores without it
+            if data is not None:
+                try:
+                    place.find(value, data)
+                except ValueError as exc:
+                    raise doc.error(where, f"settings.place: {exc}") from None
+            known[key] = value.strip()
         elif key == "credentials_file":
             if not isinstance(value, str) or not value.strip():
                 raise doc.error(where, "settings.credentials_file must be the name of a KEY=VALUE file")

@@ -78,6 +78,7 @@ LABELS: dict[str, dict[str, str]] = {
         "engagement_part": "interactions",
         "weight_part": "poids",
         "feedback_part": "comme vos choix",
+        "place_part": "local",
     },
     "en": {
         "title": "Watch digest",
@@ -127,6 +128,7 @@ LABELS: dict[str, dict[str, str]] = {
         "engagement_part": "engagement",
         "weight_part": "weight",
         "feedback_part": "like your picks",
+        "place_part": "local",
     },
 }
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from watcher import labels, relevance, schedule
+from watcher import labels, place, relevance, schedule
 from watcher.errors import HTTPStatusError, WatcherError
 from watcher.feedback import Model
 from watcher.fetch import Fetcher
@@ -210,6 +210,7 @@ def run_poll(
     matcher = compile_queries(config.queries)
     # what the triage taught, learned again first if the labels changed since the last poll
     learned = labels.current(store, now) if todo else None
+    local = place.finder_for(config.settings.place) if todo else None
     reports: list[PollReport] = []
     if on_start:
         on_start(len(todo))
@@ -230,7 +231,7 @@ def run_poll(
 
     def store_arrived() -> None:
         nonlocal unindexed
-        for report in _store_results(store, arrived, states, config, clock(), rand, learned):
+        for report in _store_results(store, arrived, states, config, clock(), rand, learned, local):
             reports.append(report)
             if on_result:
                 on_result(report)
@@ -299,15 +300,16 @@ def _store_results(
     now: datetime,
     rand: Callable[[], float],
     learned: Model | None = None,
+    local: place.Finder | None = None,
 ) -> list[PollReport]:
     """Store the sources that arrived, in one transaction; a report for each.
 
-    The learned part of the score (labels.py) is added here, to the hits alone: the reading
-    processes need not carry the model, and most items are no hit.
+    The place's part (place.py) and the learned part of the score (labels.py) are added here,
+    to the hits alone: the reading processes need not carry them, and most items are no hit.
     """
     saves = []
     for result, hits in arrived:
-        hits = labels.adjust_hits(learned, hits)
+        hits = labels.adjust_hits(learned, place.adjust_hits(local, hits))
         spec = result.spec
         state = states.get(spec.name)
         failures = (state.failures + 1 if state else 1) if result.status == "error" else 0

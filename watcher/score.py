@@ -225,6 +225,10 @@ def explain(breakdown: Mapping[str, float], language: str = "en") -> str:
             named += [f"{'poids de la source' if fr else 'source weight'} {_number(sw)}"] if sw != 1.0 else []
             label = " × ".join(named) or ("poids" if fr else "weight")
             clauses.append(f"{label} (x{_number(round(max(0.0, qw * sw), 3))}, {pts})")
+        elif key == "place":  # place.py: "local: Sceaux +10"
+            from watcher.place import describe as describe_place
+
+            clauses.append(describe_place(breakdown, "en") or f"{key} ({pts})")
         elif key == "feedback":  # the learned part (feedback.py): "like 4 results marked off-topic −15"
             from watcher.feedback import LIKE_KEY, describe
 

@@ -71,6 +71,7 @@ class Settings:
     cluster_days: int = 3
     languages: tuple[str, ...] = ()  # the languages read (codes, or ("any",)); () is [language]
     credentials_file: str | None = None
+    place: str | None = None  # a commune (place.py): items naming it, its neighbours or its département score higher
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys later stages own
     # the line in feeds.yaml of each of them and of their keys ("digest", "digest.time"), for messages
     extra_lines: Mapping[str, int] = field(default_factory=dict)
