@@ -6,6 +6,7 @@ scripts/places.py). Neighbours are the other communes of the commune's EPT, else
 else of its arrondissement: the data has no adjacency. Names are matched as whole words, case,
 accents and hyphens aside (`Bourg-la-Reine` = `bourg la reine`). Only the best level counts:
 the commune COMMUNE_POINTS, a neighbour NEIGHBOUR_POINTS, the département DEPARTEMENT_POINTS.
+It is a score component (types.ScoreComponent) named "place", worded by `wording`.
 
 `find` and `part` are pure over the loaded data; `load_data` reads the file once per process.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import difflib
 import gzip
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from watcher.query import fold, words
-from watcher.types import Hit
+from watcher.types import Hit, ScoreComponent
 
 DATA = Path(__file__).parent / "data" / "communes.json.gz"
 COMMUNE_POINTS = 10.0
 NEIGHBOUR_POINTS = 6.0
 DEPARTEMENT_POINTS = 3.0
-PART_KEY = "place"  # in score_breakdown: the points
-NAME_PREFIX = "_place:"  # "_place:Antony": 1.0 names what was found (informational)
-BASE_KEY = "_place_base"  # the score before this part
+NAME = "place"  # the score component (types.ScoreComponent): "place" in score_breakdown
+NAME_FACT = "name:"  # its fact "_place_name:Antony" (1.0) names what was found
 
 _CODE = re.compile(r"^\s*(\d[0-9AB]\d{3})\s*$", re.IGNORECASE)
 _NAME_DEPT = re.compile(r"^\s*(.+?)\s*\(\s*([0-9]{2,3}|2A|2B)\s*\)\s*$", re.IGNORECASE)
@@ -128,26 +127,22 @@ def part(f: Finder, title: str, text: str) -> tuple[float, str] | None:
     return best
 
 
-def adjust(score: int, breakdown: Mapping[str, float], found: tuple[float, str] | None) -> tuple[int, dict[str, float]]:
-    """The score and breakdown with the place's part (None: without it), within 1..100."""
-    base = int(breakdown.get(BASE_KEY, score))
-    out = {k: v for k, v in breakdown.items() if k not in (PART_KEY, BASE_KEY) and not k.startswith(NAME_PREFIX)}
-    if found is None or score <= 0:
-        return base, out
-    points, name = found
-    out[PART_KEY] = points
-    out[NAME_PREFIX + name] = 1.0
-    out[BASE_KEY] = float(base)
-    return max(1, min(100, math.floor(base + points + 0.5))), out
-
-
-def describe(breakdown: Mapping[str, float], language: str) -> str | None:
-    """The part in words: "local : Sceaux +10" ("local: Sceaux +10" in English)."""
-    if PART_KEY not in breakdown:
+def component(f: Finder, title: str, text: str) -> ScoreComponent | None:
+    """The place's part of an item's score, or None when it names none of the places."""
+    found = part(f, title, text)
+    if found is None:
         return None
-    name = next((k[len(NAME_PREFIX) :] for k in breakdown if k.startswith(NAME_PREFIX)), "")
+    points, name = found
+    level = 1.0 if points == COMMUNE_POINTS else 2.0 if points == NEIGHBOUR_POINTS else 3.0
+    # the name found rides in a fact's name: facts are numbers, and the wording needs the name
+    return ScoreComponent(NAME, points, {"level": level, f"{NAME_FACT}{name}": 1.0})
+
+
+def wording(points: float, facts: Mapping[str, float], language: str) -> str:
+    """The part in words: "local : Sceaux (+10)" ("local: Sceaux (+10)" in English)."""
+    name = next((k[len(NAME_FACT) :] for k in facts if k.startswith(NAME_FACT)), "")
     sep = " : " if language[:2] == "fr" else ": "
-    return f"local{sep}{name} +{breakdown[PART_KEY]:g}"
+    return f"local{sep}{name} ({points:+g})"
 
 
 # --- in a poll -------------------------------------------------------------------------------------
@@ -180,12 +175,14 @@ def adjust_hits(f: Finder | None, hits: Sequence[Hit]) -> list[Hit]:
     """The hits of a poll with the place's part in their score (unchanged without a finder)."""
     if f is None:
         return list(hits)
+    from watcher.score import with_components
+
     out = []
     for hit in hits:
-        found = part(f, hit.item.title, hit.item.text) if hit.score > 0 else None
+        found = component(f, hit.item.title, hit.item.text) if hit.score > 0 else None
         if found is None:
             out.append(hit)
         else:
-            score, breakdown = adjust(hit.score, hit.breakdown, found)
+            score, breakdown = with_components(hit.breakdown, [found])
             out.append(replace(hit, score=score, breakdown=breakdown))
     return out

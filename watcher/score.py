@@ -14,13 +14,17 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from watcher import theme
+from watcher import place, theme
 from watcher.types import Item, QueryMatch, ScoreComponent
 
 # How each score component is said in words: (points, facts, language "fr" or "en") -> a clause
 # such as "proche du thème (+12)". A component without one is shown by name.
 Wording = Callable[[float, Mapping[str, float], str], str]
-_WORDINGS: dict[str, Wording] = {theme.NAME: theme.wording, theme.RELATED: theme.related_wording}
+_WORDINGS: dict[str, Wording] = {
+    theme.NAME: theme.wording,
+    theme.RELATED: theme.related_wording,
+    place.NAME: place.wording,
+}
 
 TITLE_POINTS = 40.0
 BODY_POINTS = 20.0
@@ -225,10 +229,6 @@ def explain(breakdown: Mapping[str, float], language: str = "en") -> str:
             named += [f"{'poids de la source' if fr else 'source weight'} {_number(sw)}"] if sw != 1.0 else []
             label = " × ".join(named) or ("poids" if fr else "weight")
             clauses.append(f"{label} (x{_number(round(max(0.0, qw * sw), 3))}, {pts})")
-        elif key == "place":  # place.py: "local: Sceaux +10"
-            from watcher.place import describe as describe_place
-
-            clauses.append(describe_place(breakdown, "en") or f"{key} ({pts})")
         elif key == "feedback":  # the learned part (feedback.py): "like 4 results marked off-topic −15"
             from watcher.feedback import LIKE_KEY, describe
 
