@@ -514,3 +514,15 @@ def test_without_the_script_a_triage_form_goes_back_to_the_page_it_came_from(w: 
     assert "Retenu pour relais" in client.get("/?state=all").text  # what was done, said once
     elsewhere = client.post(f"/hits/{hit}/skip", data={"csrf": csrf}, headers={"Referer": "https://evil.example/x"})
     assert elsewhere.status_code == 403  # a form from another site
+
+
+def test_behind_the_https_proxy_the_cookie_is_secure_and_hsts_is_sent(w: WebWatch) -> None:
+    client = httpx.Client(base_url=w.base, headers={"Host": "veille.example.org"})  # as the proxy passes it
+    answer = client.post("/login", data={"token": w.login_link()})
+    assert answer.status_code == 303
+    assert "Secure" in answer.headers["set-cookie"] and "HttpOnly" in answer.headers["set-cookie"]
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
+    foreign = client.post("/login", data={"token": w.login_link()}, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    own = client.post("/login", data={"token": w.login_link()}, headers={"Origin": "https://veille.example.org"})
+    assert own.status_code == 303
