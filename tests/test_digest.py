@@ -4,7 +4,7 @@ that keeps hostile feed text inert in HTML, Markdown and plain text."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
@@ -228,12 +228,20 @@ def test_chat_rendering_fits_the_service_limit_and_says_what_is_left_out(limit: 
     assert complete and full.count("https://news.example/") == len(many)
 
 
-def test_alert_and_test_messages_render_in_each_format() -> None:
+def test_an_alert_is_titled_by_its_story_and_renders_inert_in_each_format() -> None:
     h = hit(1, 95, ("coworking",), title=HOSTILE_TITLE)
     title, body = dg.render_alert(h, "fr", PARIS, "html")
-    assert title == "Alerte veille : coworking" and "<script>" not in body and "&lt;script&gt;" in body
-    assert "\\<script\\>" in dg.render_alert(h, "en", PARIS, "markdown")[1]
-    assert dg.render_test("en", T0 + timedelta(0))[0] == "watcher: test message"
+    assert title == " ".join(HOSTILE_TITLE.split()) and "Alerte" not in title
+    assert "<script>" not in body and "&lt;script&gt;" in body
+    md_title, md_body = dg.render_alert(h, "en", PARIS, "markdown")
+    assert "\\<script\\>" in md_body and "\\<script\\>" in md_title
+    long = hit(2, 95, ("coworking",), title="mot " * 80)
+    assert len(dg.render_alert(long, "fr", PARIS, "text")[0]) <= dg.ALERT_TITLE_CHARS
+
+
+def test_the_test_message_gives_its_time_in_the_configured_zone() -> None:
+    title, body = dg.render_test("en", datetime(2026, 12, 7, 17, 30, tzinfo=UTC), PARIS)
+    assert title == "watcher: test message" and "2026-12-07 18:30 CET" in body and "UTC" not in body
 
 
 @pytest.mark.parametrize(("language", "label"), [("fr", "relayé"), ("en", "relayed")])

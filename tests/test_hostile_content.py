@@ -132,6 +132,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with LoopbackServer() as server:
         server.route("/feed", Response(200, {"Content-Type": "application/rss+xml"}, hostile_feed()))
         (path / "feeds.yaml").write_text(
+            # the feed's posts are dated years ago: taken as news all the same (settings.digest.max_age)
+            "settings:\n  digest:\n    max_age: 3650d\n"
             # code and formulas in the titles: no language to tell, and not what this file is about
             f"feeds:\n  - name: hostile\n    kind: rss\n    url: {server.url('/feed')}\n    tags: [competitor]\n"
             "    languages: any\n"

@@ -301,7 +301,7 @@ def test_the_daemon_stays_up_through_hostile_servers_and_its_peak_memory_stays_s
                 proc.kill()
                 proc.wait()
     text = log.read_text()
-    assert "good: ok, 1 items, 1 new hits" in text
+    assert "good: ok, 1 item, 1 new hit" in text
     assert "Traceback" not in text
     assert "alerts:" not in text, "no line about alerts when none was due"
     assert peak_kb < 100 * 1024, f"the daemon's peak RSS was {peak_kb >> 10} MB"

@@ -162,7 +162,7 @@ def test_digest_by_email_reaches_a_real_smtp_server_with_html_and_text_parts_and
     assert len(box.messages) == 1
     message = box.messages[0]
     subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
-    assert subject == "Veille du 8 au 13 janv. 2025 : 3 résultats"
+    assert subject == "Veille du 6 au 13 janv. 2025 : 3 résultats"
     parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in message.walk() if not p.is_multipart()}
     assert set(parts) == {"text/plain", "text/html"}
     page = Page()
@@ -190,7 +190,7 @@ def test_digest_to_a_json_endpoint_carries_the_markdown_digest(
         report = notify.send_due_digest(store, config, SLOT, targets(config, json_url(server, "/hook")))
     assert [d.state for d in report.deliveries] == ["sent"]
     [body] = hook.bodies
-    assert body["title"] == "Veille du 8 au 13 janv. 2025 : 2 résultats"
+    assert body["title"] == "Veille du 6 au 13 janv. 2025 : 2 résultats"
     assert "[Article 1 sur le coworking](https://news.example/article-1)" in body["message"]
     assert "**tiers\\-lieux**" in body["message"] or "**tiers-lieux**" in body["message"]
 
@@ -261,8 +261,8 @@ def test_after_a_week_down_one_catch_up_digest_covers_the_whole_gap(
     with Store(db) as store:
         store_hits(store, [make_hit(config, 1, 80)], WED)
         notify.send_due_digest(store, config, SLOT, targets(config, url))
-        store_hits(store, [make_hit(config, 2, 70)], SLOT + timedelta(days=1))
-        store_hits(store, [make_hit(config, 3, 60)], SLOT + timedelta(days=9))
+        store_hits(store, [make_hit(config, 2, 70, published=SLOT + timedelta(days=1))], SLOT + timedelta(days=1))
+        store_hits(store, [make_hit(config, 3, 60, published=SLOT + timedelta(days=9))], SLOT + timedelta(days=9))
     # down from Tuesday 14th to Wednesday 29th: the slots of the 20th and 27th passed
     back = SLOT + timedelta(days=16, hours=2)
     with Store(db) as store:
@@ -316,7 +316,7 @@ def test_a_high_score_is_alerted_at_once_within_the_hourly_limit_and_marked_in_t
         ids = store_hits(store, [make_hit(config, 1, 95), make_hit(config, 2, 85), make_hit(config, 3, 40)], WED)
         report = notify.send_alerts(store, config, ids, WED, chat)
         assert [i for i, _ in report.sent] == [ids[0]] and report.held == (ids[1],)
-        assert hook.bodies[0]["title"] == "Alerte veille : coworking"
+        assert hook.bodies[0]["title"] == "Article 1 sur le coworking"
         assert "article-1" in hook.bodies[0]["message"]
         # the same hits again (a second poll reports nothing new, but be safe): no second alert
         assert notify.send_alerts(store, config, ids, WED + timedelta(minutes=1), chat).sent == ()
@@ -391,5 +391,5 @@ def test_an_apprise_config_file_routes_the_digest_and_alerts_by_tag(
         ids = store_hits(store, [make_hit(config, 1, 90), make_hit(config, 2, 50)], WED)
         assert len(notify.send_alerts(store, config, ids, WED, routed).sent) == 1
         notify.send_due_digest(store, config, SLOT, routed)
-    assert [b["title"] for b in chat.bodies] == ["Alerte veille : coworking"]
-    assert [b["title"] for b in mail.bodies] == ["Veille du 8 au 13 janv. 2025 : 2 résultats"]
+    assert [b["title"] for b in chat.bodies] == ["Article 1 sur le coworking"]
+    assert [b["title"] for b in mail.bodies] == ["Veille du 6 au 13 janv. 2025 : 2 résultats"]

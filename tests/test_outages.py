@@ -78,7 +78,8 @@ def test_mail_server_down_for_three_slots_then_back_delivers_every_pending_hit_e
             # hits found through the day before the slot
             for hour in (-20, -12, -3):
                 n += 1
-                store_hits(store, [make_hit(config, n, 60)], slot + timedelta(hours=hour))
+                found = slot + timedelta(hours=hour)
+                store_hits(store, [make_hit(config, n, 60, published=found)], found)
                 stored.append(f"https://news.example/article-{n}")
             # the daemon calls at every turn of its loop: here every 5 minutes for two hours after the slot
             for minutes in range(0, 120, 5):

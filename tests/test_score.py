@@ -71,16 +71,26 @@ AGES = [
     timedelta(days=7),
     timedelta(days=14),
     timedelta(days=60),
+    timedelta(days=365),
+    timedelta(days=365 * 14),
 ]
 
 
-def test_freshness_decays_with_age_full_under_a_day_half_at_three_zero_after_fourteen() -> None:
+def test_freshness_decays_with_age_full_under_a_day_half_at_three_zero_at_fourteen_then_negative() -> None:
     fresh = {age: score(_item(age), [_match()], source_weight=1.0, now=NOW)[1]["freshness"] for age in AGES}
     values = [fresh[a] for a in AGES]
     assert values == sorted(values, reverse=True)
     assert fresh[timedelta(hours=-3)] == fresh[timedelta(hours=23)] == 20
     assert fresh[timedelta(days=3)] == pytest.approx(10, abs=0.5)
-    assert fresh[timedelta(days=14)] == fresh[timedelta(days=60)] == 0
+    assert fresh[timedelta(days=14)] == 0
+    assert fresh[timedelta(days=60)] == pytest.approx(-8.9, abs=0.1)
+    assert fresh[timedelta(days=365)] == fresh[timedelta(days=365 * 14)] == -20
+
+
+def test_a_post_of_years_ago_scores_below_the_same_post_of_today() -> None:
+    today = score(_item(timedelta(hours=2)), [_match()], source_weight=1.0, now=NOW)[0]
+    archive = score(_item(timedelta(days=365 * 13)), [_match()], source_weight=1.0, now=NOW)
+    assert archive[0] == today - 40 and "old: 13 years old (-20)" in explain(archive[1])
 
 
 ENGAGEMENTS = [

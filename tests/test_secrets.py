@@ -49,7 +49,8 @@ def test_no_secret_appears_in_any_output_log_or_file_of_a_whole_session(server: 
     mail = f"mailtos://veille:{MAIL_PASSWORD}@127.0.0.1:{free_port()}?from=veille@example.org&to=cm@example.org"
     notify_env = f"{hook} {mail}"
 
-    feeds = mixed_feeds(server).replace("settings:\n", "settings:\n  credentials_file: credentials.env\n")
+    settings = "settings:\n  credentials_file: credentials.env\n  digest: {max_age: 36500d}\n"
+    feeds = mixed_feeds(server).replace("settings:\n", settings)
     (tmp_path / "feeds.yaml").write_text(feeds)
     (tmp_path / "keywords.txt").write_text("coworking\ntiers-lieux\n")
     # the Bluesky password (a wrong one) and the Reddit secret in the credentials file, as in production
@@ -100,7 +101,7 @@ def test_no_secret_appears_in_any_output_log_or_file_of_a_whole_session(server: 
         )
         try:
             deadline = time.monotonic() + 30
-            while "watching 5 sources" not in log.read_text():
+            while "watching 5 enabled sources" not in log.read_text():
                 assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.05)
             proc.send_signal(signal.SIGUSR1)

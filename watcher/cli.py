@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from watcher.words import count
+
 if TYPE_CHECKING:
     from watcher.store import Store
     from watcher.types import Config
@@ -212,11 +214,11 @@ def poll(env: Env, everything: bool, names: tuple[str, ...], as_json: bool) -> N
 
     width = max(len(r.name) for r in reports)
     for r in reports:
-        detail = line(r.error) if r.status == "error" else f"{r.items} items, {r.new_hits} new hits"
+        detail = line(r.error) if r.status == "error" else f"{count(r.items, 'item')}, {count(r.new_hits, 'new hit')}"
         click.echo(f"{r.name:<{width}}  {r.status:<12}  {detail}")
     failed = sum(r.status == "error" for r in reports)
     total = sum(r.new_hits for r in reports)
-    click.echo(f"{len(reports)} sources polled, {failed} failed, {total} new hits.")
+    click.echo(f"{count(len(reports), 'source')} polled, {failed} failed, {count(total, 'new hit')}.")
 
 
 @main.command(context_settings=CONTEXT)
@@ -290,7 +292,7 @@ def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
 
         if explain:
             click.echo(f"      why: {explain_score(row['score_breakdown'])}")
-    click.echo(f"{len(rows)} hits.")
+    click.echo(f"{count(len(rows), 'hit')}.")
 
 
 @main.command(context_settings=CONTEXT)
@@ -392,7 +394,7 @@ def print_digest_report(report: Any) -> None:
         click.echo("Nothing new to send: every target has had every hit.")
         return
     for d in report.deliveries:
-        detail = f"{d.items} hits" if d.state == "sent" else (d.error or "")
+        detail = count(d.items, "hit") if d.state == "sent" else (d.error or "")
         if d.path:
             detail += f", written to {d.path}"
         click.echo(f"digest {d.digest_id} -> {d.target}: {d.state}" + (f" ({detail})" if detail else ""))
@@ -410,7 +412,8 @@ def print_digest_history(rows: list[dict[str, Any]]) -> None:
         for d in row["deliveries"]:
             when = f" at {d['sent_at']}" if d["sent_at"] else ""
             error = f": {line(d['error'])}" if d["error"] else ""
-            click.echo(f"    {d['label']}: {d['state']}{when}, {d['items']} hits, {d['attempts']} attempts{error}")
+            tries = f"{count(d['items'], 'hit')}, {count(d['attempts'], 'attempt')}"
+            click.echo(f"    {d['label']}: {d['state']}{when}, {tries}{error}")
 
 
 @main.group(context_settings=CONTEXT)

@@ -36,6 +36,7 @@ from watcher.poll import PollReport, run_poll
 from watcher.store import Store, iso
 from watcher.systemd import Notifier
 from watcher.types import Config
+from watcher.words import count
 
 log = logging.getLogger("watcher.daemon")
 
@@ -122,8 +123,12 @@ class Daemon:
         assert self.config is not None
         worker = threading.Thread(target=self._work, name="watcher-worker", daemon=True)
         worker.start()
+        enabled = sum(f.enabled for f in self.config.feeds)
         log.info(
-            "watching %d sources for %d queries; database %s", len(self.config.feeds), len(self.config.queries), self.db
+            "watching %s for %s; database %s",
+            count(enabled, "enabled source"),
+            count(len(self.config.queries), "query", "queries"),
+            self.db,
         )
         web = self._start_web(self.config)
         self.notifier.ready(self._summary_ready())
@@ -196,10 +201,10 @@ class Daemon:
             return False
         self.config = config
         log.info(
-            "configuration reloaded%s: %d sources, %d queries",
+            "configuration reloaded%s: %s, %s",
             " (SIGHUP)" if forced else "",
-            len(config.feeds),
-            len(config.queries),
+            count(sum(f.enabled for f in config.feeds), "enabled source"),
+            count(len(config.queries), "query", "queries"),
         )
         self._wake.set()  # a new source is due at once
         self.notifier.ready(self._summary_ready())
@@ -290,7 +295,7 @@ class Daemon:
             log.error("alerts not sent: %s", exc)
             return
         if result.sent or result.failed or result.held:  # a report is a dataclass: always true
-            log.info("alerts: %s", result)
+            log.info("%s", notify.describe_alerts(result))
 
     def digest_step(self, store: Store, config: Config, now: datetime) -> None:
         """Send the digest if its slot has come (notify decides and keeps the ledger)."""
@@ -303,7 +308,7 @@ class Daemon:
             return
         self.digest_due = result.next_due
         if result.created is not None or result.deliveries:
-            log.info("digest: %s", notify.describe_report(result))
+            log.info("%s", notify.describe_report(result))
 
     def _summary_cycle(self, store: Store, config: Config, reports: Sequence[PollReport], now: datetime) -> str:
         failed = sum(r.status == "error" for r in reports)
@@ -312,7 +317,7 @@ class Daemon:
         upcoming = next_due(config, store, now)
         when = f"next poll {upcoming:%H:%M:%S}Z" if upcoming else "nothing scheduled"
         return (
-            f"cycle {self.cycles}: {len(reports)} polled, {failed} failed, {new} new hits; "
+            f"cycle {self.cycles}: {len(reports)} polled, {failed} failed, {count(new, 'new hit')}; "
             f"{week} hits this week; {when}"
         )
 

@@ -25,6 +25,7 @@ from watcher.normalise import display_title
 
 DEFAULT_MAX_ITEMS = 30
 SNIPPET_CHARS = 220
+ALERT_TITLE_CHARS = 150  # an alert's subject: the headline, cut at a word beyond this
 SPIKE_FACTOR = 2.0  # a keyword spiked when it has at least twice its usual count...
 SPIKE_MIN = 3  # ...and at least this many hits
 PREVIOUS_WINDOWS = 4  # the summary compares with the average of this many previous windows
@@ -56,7 +57,10 @@ LABELS: dict[str, dict[str, str]] = {
         "score": "score",
         "more": "… et {n} autre{s} dans le résumé complet",
         "more_attached": "… et {n} autre{s} dans le résumé complet (en pièce jointe)",
-        "more_hits": "{n} autre{s} résultat{s} de moindre score : `watcher hits --since {days}d`",
+        "more_hits": "… et {n} autre{s} résultat{s} de moindre score, non repris ici.",
+        "more_link": "Tous les résultats",
+        "archived": "{n} article{s} plus ancien{s} trouvé{s} dans les archives des sources : conservé{s}, "
+        "hors de ce résumé.",
         "nothing": "Aucun nouveau résultat sur cette période.",
         "sources": "Sources en panne ou silencieuses",
         "failing": "en erreur",
@@ -67,8 +71,7 @@ LABELS: dict[str, dict[str, str]] = {
         "act_pick": "Relayer",
         "act_noise": "Hors sujet",
         "uncertain": "L’envoi du résumé n° {id} ({window}) a été interrompu : il est peut-être arrivé, "
-        "peut-être pas (voir `watcher digest --history`).",
-        "alert_title": "Alerte veille : {keyword}",
+        "peut-être pas.",
         "test_title": "watcher : message de test",
         "test_body": "Ce service recevra le résumé de la veille et les alertes.",
         "title_part": "titre",
@@ -106,7 +109,9 @@ LABELS: dict[str, dict[str, str]] = {
         "score": "score",
         "more": "… and {n} more in the full digest",
         "more_attached": "… and {n} more in the full digest (attached)",
-        "more_hits": "{n} more lower-scoring hit{s}: `watcher hits --since {days}d`",
+        "more_hits": "… and {n} more lower-scoring hit{s}, not shown here.",
+        "more_link": "All the hits",
+        "archived": "{n} older item{s} found in the sources' archives: stored, left out of this digest.",
         "nothing": "No new hits in this period.",
         "sources": "Sources failing or silent",
         "failing": "failing",
@@ -116,9 +121,7 @@ LABELS: dict[str, dict[str, str]] = {
         "footer": "Sent by watcher. Links lead to the original articles.",
         "act_pick": "Relay",
         "act_noise": "Off-topic",
-        "uncertain": "Sending digest #{id} ({window}) was interrupted: it may or may not have arrived "
-        "(see `watcher digest --history`).",
-        "alert_title": "Watch alert: {keyword}",
+        "uncertain": "Sending digest #{id} ({window}) was interrupted: it may or may not have arrived.",
         "test_title": "watcher: test message",
         "test_body": "This service will receive the watch digest and alerts.",
         "title_part": "title",
@@ -229,6 +232,13 @@ class Digest:
     # hit id -> (action, signed link) of the web page, e.g. ("pick", "https://…/a/…"): set when the
     # page has a public address (settings.web.public_url), shown under each story in HTML and Markdown
     actions: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    archived: int = 0  # hits found in the window that were published long before: a source's archive
+    more_url: str | None = None  # a page holding every hit (the web page, once one is configured)
+
+    @property
+    def year(self) -> int:
+        """The digest's current year (local): dates of other years show theirs."""
+        return self.end.astimezone(self.tz).year
 
     @property
     def entries(self) -> list[Entry]:
@@ -297,12 +307,14 @@ def source_health(
     enabled: Iterable[str],
     counts: Mapping[str, int],
     previous: Sequence[Mapping[str, int]],
+    scale: float = 1.0,
 ) -> tuple[SourceHealth, ...]:
     """Enabled sources that are failing now (last poll an error, or disabled) or fell silent.
 
     `sources` are the store's source rows; `counts` the items each brought in this window,
     `previous` the same for the previous windows: a source that brought items before and none
-    now went silent.
+    now went silent. `scale` is this window's length in periods: a window shorter than half a
+    period (a preview just after a send) is too short to call any source silent.
     """
     wanted = set(enabled)
     out = []
@@ -315,7 +327,7 @@ def source_health(
         if row.get("last_status") == "error" or row.get("disabled_reason"):
             error = row.get("disabled_reason") or row.get("last_error")
             out.append(SourceHealth(name, "failing", error, last_success))
-        elif counts.get(name, 0) == 0 and any(p.get(name, 0) for p in previous):
+        elif scale >= 0.5 and counts.get(name, 0) == 0 and any(p.get(name, 0) for p in previous):
             out.append(SourceHealth(name, "silent", None, last_success))
     return tuple(sorted(out, key=lambda s: (s.state != "failing", s.name)))
 
@@ -394,10 +406,16 @@ def safe_url(url: str) -> str | None:
     return url
 
 
-def local_date(moment: datetime, language: str, tz: tzinfo, with_time: bool = True) -> str:
+def local_date(
+    moment: datetime, language: str, tz: tzinfo, with_time: bool = True, current_year: int | None = None
+) -> str:
+    """E.g. "lun. 7 déc. 09:30"; the year is written whenever it is not `current_year` (a 2012
+    post must not read as this week's), and always when `current_year` is not given."""
     lang = "fr" if language[:2].lower() == "fr" else "en"
     local = in_zone(moment, tz)
     day = f"{_WEEKDAYS[lang][local.weekday()]} {local.day} {_MONTHS[lang][local.month - 1]}"
+    if local.year != current_year:
+        day += f" {local.year}"
     return f"{day} {local:%H:%M}" if with_time else day
 
 
@@ -464,13 +482,13 @@ def _mark_symbol(mark: str) -> str:
     return {"spike": "▲", "silent": "▼"}.get(mark, "")
 
 
-def _source_line(s: SourceHealth, language: str, tz: tzinfo) -> tuple[str, str]:
+def _source_line(s: SourceHealth, language: str, tz: tzinfo, year: int | None = None) -> tuple[str, str]:
     """(name, what is wrong) for one source."""
     lab = labels(language)
     if s.state == "silent":
         return s.name, lab["quiet"]
     since = (
-        lab["since"].format(date=local_date(s.last_success, language, tz, with_time=False))
+        lab["since"].format(date=local_date(s.last_success, language, tz, with_time=False, current_year=year))
         if s.last_success
         else lab["never_ok"]
     )
@@ -480,11 +498,13 @@ def _source_line(s: SourceHealth, language: str, tz: tzinfo) -> tuple[str, str]:
     return s.name, f"{error} ({since})"
 
 
-def _meta(hit: DigestHit, language: str, tz: tzinfo) -> list[str]:
+def _meta(hit: DigestHit, d: Digest) -> list[str]:
+    """#id (for `relay pick`), the outlet, the local date (with its year when not this one), the score."""
     credit = hit.publisher or hit.author
-    bits = [credit] if credit else []
-    bits.append(local_date(hit.published, language, tz))
-    bits.append(f"{labels(language)['score']} {hit.score}")
+    bits = [f"#{hit.id}"]
+    bits += [credit] if credit else []
+    bits.append(local_date(hit.published, d.language, d.tz, current_year=d.year))
+    bits.append(f"{labels(d.language)['score']} {hit.score}")
     return bits
 
 
@@ -538,7 +558,7 @@ def _html_entry(entry: Entry, d: Digest) -> str:
     rows = [f'<div style="margin:0 0 2px;">{title}{badge}</div>']
     rows.append(
         f'<div style="font-size:13px;color:{_MUTED};margin:0 0 4px;">'
-        + " · ".join(_e(b) for b in _meta(hit, d.language, d.tz))
+        + " · ".join(_e(b) for b in _meta(hit, d))
         + "</div>"
     )
     if snippet:
@@ -556,8 +576,8 @@ def _html_entry(entry: Entry, d: Digest) -> str:
     if link:
         rows.append(
             f'<div style="font-size:12px;margin-top:2px;word-break:break-all;">'
-            f'<a href="{_e(link)}" style="color:{_MUTED};text-decoration:underline;">{_e(_short_link(link))}</a></div>'
-        )
+            f'<a href="{_e(link)}" style="color:{_MUTED};text-decoration:underline;">{_e(link)}</a></div>'
+        )  # the whole link, never cut: a copied link must work
     acts = [(lab[f"act_{a}"], safe_url(u)) for a, u in d.actions.get(hit.id, ())]
     if acts:
         rows.append(
@@ -568,11 +588,6 @@ def _html_entry(entry: Entry, d: Digest) -> str:
             + "</div>"
         )
     return '<div style="margin:0 0 18px;">' + "".join(rows) + "</div>"
-
-
-def _short_link(url: str, limit: int = 120) -> str:
-    text = url
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_html(d: Digest) -> str:
@@ -595,8 +610,10 @@ def render_html(d: Digest) -> str:
         '<tr><td style="padding:20px 20px 8px;">',
         f'<h1 style="margin:0 0 4px;font-size:22px;line-height:1.25;color:#111827;">{_e(heading)}</h1>',
         f'<p style="margin:0;font-size:14px;color:{_MUTED};">{_e(_count(lab["hits"], d.total))}</p>',
-        "</td></tr>",
     ]
+    if d.archived:
+        out.append(f'<p style="margin:4px 0 0;font-size:13px;color:{_MUTED};">{_e(archived_line(d))}</p>')
+    out.append("</td></tr>")
     for note in d.notes:
         out.append(
             '<tr><td style="padding:8px 20px;"><div style="padding:8px 10px;border-left:4px solid #d97706;'
@@ -640,15 +657,16 @@ def render_html(d: Digest) -> str:
         out.extend(_html_entry(e, d) for e in entries)
         out.append("</td></tr>")
     if d.omitted:
-        days = max(1, round((d.end - d.start).total_seconds() / 86400))
-        more = lab["more_hits"].format(n=d.omitted, s="" if d.omitted == 1 else "s", days=days)
-        out.append(f'<tr><td style="padding:0 20px 8px;font-size:13px;color:{_MUTED};">{_e(more)}</td></tr>')
+        more = _e(_count(lab["more_hits"], d.omitted))
+        if d.more_url:
+            more += f' <a href="{_e(d.more_url)}" style="color:{_ACCENT};">{_e(lab["more_link"])}</a>'
+        out.append(f'<tr><td style="padding:0 20px 8px;font-size:13px;color:{_MUTED};">{more}</td></tr>')
     if d.sources:
         out.append('<tr><td style="padding:12px 20px 4px;">')
         out.append(f'<h2 style="margin:0 0 6px;font-size:17px;color:#111827;">{_e(lab["sources"])}</h2>')
         out.append('<ul style="margin:0;padding-left:18px;font-size:13px;line-height:1.5;">')
         for s in d.sources:
-            name, problem = _source_line(s, d.language, d.tz)
+            name, problem = _source_line(s, d.language, d.tz, d.year)
             out.append(f'<li style="word-break:break-word;"><strong>{_e(name)}</strong>{sep}{_e(problem)}</li>')
         out.append("</ul></td></tr>")
     out.append(
@@ -682,7 +700,7 @@ def _md_entry(entry: Entry, d: Digest) -> str:
     headline, snippet = headline_and_snippet(hit)
     link = safe_url(hit.url)
     title = f"[{md_escape(headline)}]({md_url(link)})" if link else f"**{md_escape(headline)}**"
-    meta = " · ".join(md_escape(b) for b in _meta(hit, d.language, d.tz))
+    meta = " · ".join(md_escape(b) for b in _meta(hit, d))
     badge = "".join(f" · {md_escape(mark)}" for mark in badges(hit, lab))
     lines = [f"- {title}", f"  {meta}{badge}"]
     if snippet:
@@ -704,6 +722,7 @@ def render_markdown(d: Digest, limit: int | None = None, attached: bool = False)
     lab = labels(d.language)
     sep = " : " if d.language[:2] == "fr" else ": "
     out = [f"**{lab['title']} {window_text(d.language, d.tz, d.start, d.end)}**", _count(lab["hits"], d.total)]
+    out += [md_escape(archived_line(d))] if d.archived else []
     out += [f"> {md_escape(n)}" for n in d.notes]
     if d.trends:
         out.append(f"\n**{lab['summary']}**")
@@ -722,7 +741,7 @@ def render_markdown(d: Digest, limit: int | None = None, attached: bool = False)
     if d.sources:
         out.append(f"\n**{lab['sources']}**")
         for s in d.sources:
-            name, problem = _source_line(s, d.language, d.tz)
+            name, problem = _source_line(s, d.language, d.tz, d.year)
             out.append(f"- **{md_escape(name)}**{sep}{md_escape(problem)}")
     return "\n".join(out).strip() + "\n"
 
@@ -749,9 +768,15 @@ def _more_line(d: Digest, shown: int, attached: bool) -> str | None:
     if left > 0:
         return str(lab["more_attached" if attached else "more"]).format(n=left, s="" if left == 1 else "s")
     if d.omitted:
-        days = max(1, round((d.end - d.start).total_seconds() / 86400))
-        return str(lab["more_hits"]).format(n=d.omitted, s="" if d.omitted == 1 else "s", days=days)
+        more = _count(lab["more_hits"], d.omitted)
+        sep = " : " if d.language[:2] == "fr" else ": "
+        return more + (f" {lab['more_link']}{sep}{d.more_url}" if d.more_url else "")
     return None
+
+
+def archived_line(d: Digest) -> str:
+    """How many hits of the window were a source's archive, not news."""
+    return _count(labels(d.language)["archived"], d.archived)
 
 
 # --- plain text ---------------------------------------------------------------------------------
@@ -763,7 +788,7 @@ def _text_entry(entry: Entry, d: Digest) -> str:
     headline, snippet = headline_and_snippet(hit)
     sep = " : " if d.language[:2] == "fr" else ": "
     badge = "".join(f"  [{mark}]" for mark in badges(hit, lab))
-    meta = defuse_mentions(" · ".join(_meta(hit, d.language, d.tz)))
+    meta = defuse_mentions(" · ".join(_meta(hit, d)))
     lines = [f"* {defuse_mentions(headline)}{badge}", f"  {meta}"]
     if snippet:
         lines.append(f"  {defuse_mentions(snippet)}")
@@ -782,6 +807,7 @@ def render_text(d: Digest, limit: int | None = None, attached: bool = False) -> 
     sep = " : " if d.language[:2] == "fr" else ": "
     heading = f"{lab['title']} {window_text(d.language, d.tz, d.start, d.end)}"
     out = [heading, "=" * min(len(heading), 72), _count(lab["hits"], d.total)]
+    out += [archived_line(d)] if d.archived else []
     out += [f"! {' '.join(n.split())}" for n in d.notes]
     if d.trends:
         out.append(f"\n{lab['summary']}")
@@ -801,7 +827,7 @@ def render_text(d: Digest, limit: int | None = None, attached: bool = False) -> 
     if d.sources:
         out.append(f"\n{lab['sources']}")
         for s in d.sources:
-            name, problem = _source_line(s, d.language, d.tz)
+            name, problem = _source_line(s, d.language, d.tz, d.year)
             out.append(f"  - {name}{sep}{defuse_mentions(problem)}")  # an error can quote the server
     return "\n".join(out).strip() + "\n"
 
@@ -837,14 +863,20 @@ def fit(render: Callable[..., str], d: Digest, max_chars: int, attached: bool) -
 # --- alerts and tests ----------------------------------------------------------------------------
 
 
-def render_alert(hit: DigestHit, language: str, tz: tzinfo, fmt: str) -> tuple[str, str]:
-    """(title, body) of an immediate alert for one hit, in "html", "markdown" or "text"."""
-    lab = labels(language)
+def render_alert(
+    hit: DigestHit, language: str, tz: tzinfo, fmt: str, now: datetime | None = None
+) -> tuple[str, str]:
+    """(title, body) of an immediate alert for one hit, in "html", "markdown" or "text".
+
+    The title is the story's own headline, on one line (what a reader decides on); the date
+    shows its year when it is not `now`'s."""
+    headline, _ = headline_and_snippet(hit)
+    title = " ".join(headline.split())
+    if len(title) > ALERT_TITLE_CHARS:
+        title = title[: ALERT_TITLE_CHARS - 1].rsplit(" ", 1)[0] + "…"
     keyword = hit.keywords[0] if hit.keywords else "?"
-    title = lab["alert_title"].format(keyword=" ".join(keyword.split()))
-    d = Digest(
-        start=hit.published, end=hit.published, language=language, tz=tz, total=1, groups=((keyword, (Entry(hit),)),)
-    )
+    end = now or hit.published
+    d = Digest(start=end, end=end, language=language, tz=tz, total=1, groups=((keyword, (Entry(hit),)),))
     entry = Entry(hit)
     if fmt == "html":
         body = f'<div style="font-family:{_FONT};max-width:640px;">{_html_entry(entry, d)}</div>'
@@ -852,9 +884,13 @@ def render_alert(hit: DigestHit, language: str, tz: tzinfo, fmt: str) -> tuple[s
         body = _md_entry(entry, d)
     else:
         body = _text_entry(entry, d)
+    title = title or labels(language)["title"]
+    title = md_escape(title) if fmt == "markdown" else _MENTION.sub("@\u200b", title)
     return title, body
 
 
-def render_test(language: str, now: datetime) -> tuple[str, str]:
+def render_test(language: str, now: datetime, tz: tzinfo = UTC) -> tuple[str, str]:
+    """The test message, its time in the configured time zone."""
     lab = labels(language)
-    return lab["test_title"], f"{lab['test_body']} ({now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+    local = now.astimezone(tz)
+    return lab["test_title"], f"{lab['test_body']} ({local:%Y-%m-%d %H:%M} {local.tzname() or ''})".replace(" )", ")")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from watcher.config import parse_keywords, split_weight
 from watcher.errors import ConfigError, QuerySyntaxError
 from watcher.files import atomic_write_text, editing
-from watcher.query import parse_query, same_query_key
+from watcher.query import AnyOf, Leaf, Node, Not, Phrase, Term, parse_query, same_query_key, singular
 from watcher.types import Query
 
 _GROUP = re.compile(r"^\s*\[([^\]]+)\]\s*$")
@@ -51,31 +52,47 @@ def parse_new_query(line: str, path: Path) -> Query:
     return Query(text=text, line=0, tree=tree, weight=weight)
 
 
-def add_query(path: Path, line: str, group: str | None = None) -> Edit:
+def add_query(path: Path, line: str, group: str | None = None, replace: str | None = None) -> Edit:
     """Add one query, under `[group]` when given (the group is created at the end if new).
 
-    Without a group the line goes at the end of the file, so it joins the last group if the file
-    has groups. Raises ConfigError (nothing written) on a query that does not parse or repeats one,
+    Without a group the line goes with the queries of no group: after the last of them, or
+    before the first `[group]` line, never silently into the last group. With `replace`, the
+    query it names is replaced by the new one in place (its line, its group, its weight unless
+    the new one has its own). Raises ConfigError (nothing written) on a query that does not
+    parse, repeats one, or overlaps one: a query that another covers (every item it matches,
+    the other matches too) would only count its hits twice; the message says how to replace it.
     FileWriteError when the file cannot be written.
     """
     with editing(path):  # two edits at once would each write over the other's
-        return _add_query(path, line, group)
+        return _add_query(path, line, group, replace)
 
 
-def _add_query(path: Path, line: str, group: str | None) -> Edit:
+def _add_query(path: Path, line: str, group: str | None, replace: str | None) -> Edit:
     original = _read(path)
     queries = parse_keywords(original, str(path))
     new = parse_new_query(line, path)
+    replaced = find_query(queries, replace, path) if replace is not None else None
+    others = [q for q in queries if q is not replaced]
     canonical = same_query_key(new.tree)
-    for q in queries:
+    for q in others:
         if same_query_key(q.tree) == canonical:
             raise ConfigError(
                 path, q.line, f"{new.text!r} is already watched as {q.text!r} (the same query after normalisation)"
             )
+    for q in others:
+        overlap = _overlap(q, new)
+        if overlap:
+            fix = f"replace {q.text!r} by {new.text!r}? add it with --replace {_quoted(q.text)}"
+            raise ConfigError(path, q.line, f"{overlap}: {fix}")
     newline = "\r\n" if "\r\n" in original else "\n"
     lines = original.splitlines()
     entry = line.strip()
-    if group is not None:
+    if replaced is not None:
+        if split_weight(entry)[1] == 1.0 and replaced.weight != 1.0:
+            entry = f"{entry} ^{replaced.weight:g}"  # the replaced query's weight stays
+        lines[replaced.line - 1] = entry
+        at = replaced.line
+    elif group is not None:
         group = group.strip()
         if not group or any(c in group for c in "[]") or not group.isprintable():
             raise ConfigError(path, None, f"{group!r} cannot be a group name: a word or words, without [ or ]")
@@ -90,15 +107,93 @@ def _add_query(path: Path, line: str, group: str | None) -> Edit:
             lines.insert(at, entry)
             at += 1
     else:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines.append(entry)
-        at = len(lines)
+        place = _ungrouped_place(lines)
+        if place is None:
+            while lines and not lines[-1].strip():
+                lines.pop()
+            lines.append(entry)
+            at = len(lines)
+        else:
+            lines[place:place] = [entry, ""] if _GROUP.match(lines[place]) else [entry]
+            at = place + 1
     text = newline.join(lines) + newline
     updated = parse_keywords(text, str(path))  # the whole file must still be valid
     query = next(q for q in updated if q.line == at)
     atomic_write_text(path, text)
     return Edit(query, at, query.group)
+
+
+def _ungrouped_place(lines: list[str]) -> int | None:
+    """Where a query of no group goes (0-based): after the last query before the first `[group]`
+    line, or just before that line; None when the file has no group (then: at its end)."""
+    header = next((i for i, raw in enumerate(lines) if _GROUP.match(raw)), None)
+    if header is None:
+        return None
+    last = None
+    for index in range(header):
+        stripped = lines[index].strip()
+        if stripped and not stripped.startswith("#"):
+            last = index
+    return header if last is None else last + 1
+
+
+def _quoted(text: str) -> str:
+    """The query as one shell word, to paste."""
+    return shlex.quote(text)
+
+
+def _overlap(old: Query, new: Query) -> str | None:
+    """Why `new` beside `old` would count the same items twice, or None."""
+    if covers(old.tree, new.tree):
+        return f"{old.text!r} already matches everything {new.text!r} would match (each would count twice)"
+    if covers(new.tree, old.tree):
+        return f"{new.text!r} would match everything {old.text!r} matches (each would count twice)"
+    return None
+
+
+def covers(a: Node, b: Node) -> bool:
+    """Whether every item that query `b` matches is matched by query `a` too.
+
+    Read on the trees, without any item: each OR-group that `a` requires must be implied by
+    one that `b` requires (every option of b's group implies an option of a's), and each
+    exclusion of `a` must be one of `b`'s. A sufficient test: it never claims a cover that is
+    not one, and finds the everyday cases (`coworking` covers `coworking -recrutement`,
+    `coworking Sceaux`, `"coworking rural"`; `télétravail*` covers `télétravailleurs`).
+    """
+    a_all, a_not = _clauses(a)
+    b_all, b_not = _clauses(b)
+    if not a_not <= b_not:
+        return False
+    return all(any(all(any(_implies(x, y) for y in need) for x in have) for have in b_all) for need in a_all)
+
+
+def _clauses(node: Node) -> tuple[list[tuple[Leaf, ...]], set[str]]:
+    """The OR-groups a query requires (each a tuple of leaves) and the keys of its exclusions."""
+    if isinstance(node, Term | Phrase):
+        return [(node,)], set()
+    if isinstance(node, AnyOf):
+        return [node.options], set()
+    if isinstance(node, Not):
+        return [], {same_query_key(node.node)}
+    required: list[tuple[Leaf, ...]] = []
+    excluded: set[str] = set()
+    for part in node.parts:
+        more, less = _clauses(part)
+        required += more
+        excluded |= less
+    return required, excluded
+
+
+def _implies(x: Leaf, y: Leaf) -> bool:
+    """Whether an item holding leaf `x` always holds leaf `y`."""
+    if same_query_key(x) == same_query_key(y):
+        return True
+    if isinstance(y, Term):
+        word = singular(y.word) if not y.prefix else y.word
+        if isinstance(x, Term):
+            return y.prefix and x.word.startswith(y.word)
+        return not y.prefix and word in (singular(w) for w in x.words)
+    return False
 
 
 def remove_query(path: Path, text: str) -> Edit:

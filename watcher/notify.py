@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -35,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from watcher import digest as dg
-from watcher.config import setting_error
+from watcher.config import parse_duration, setting_error
 from watcher.errors import ConfigError
 from watcher.redact import SECRETS
 from watcher.redact import redact as redact_secrets
@@ -60,6 +61,7 @@ STALE_SENDING = timedelta(minutes=30)  # a claim older than this was cut short b
 SEND_TIMEOUT = 120.0  # seconds Apprise may take for one target
 DEFAULT_ALERT_SCORE = 85
 DEFAULT_ALERTS_PER_HOUR = 3
+MIN_NEWS_AGE = timedelta(days=2)  # a daily digest still takes yesterday's post found this morning
 CLAIM_TRIES = 3  # builds of a digest whose hits keep changing under it before giving up for this turn
 
 
@@ -79,6 +81,10 @@ class NotifySettings:
     alert_max_per_hour: int = DEFAULT_ALERTS_PER_HOUR
     alert_tag: str | None = None
     config_file: Path | None = None
+    # An item found more than this long after it was published is a source's archive (a feed
+    # just added brings years of posts): stored, searchable and counted, never in the digest's
+    # stories nor alerted. settings.digest.max_age; by default the digest's period, 2 days at least.
+    news_age: timedelta = timedelta(days=7)
 
 
 def notify_settings(config: Config) -> NotifySettings:
@@ -110,6 +116,14 @@ def notify_settings(config: Config) -> NotifySettings:
     per_hour = alerts.get("max_per_hour", DEFAULT_ALERTS_PER_HOUR)
     if not isinstance(per_hour, int) or isinstance(per_hour, bool) or per_hour < 0:
         raise setting_error(where, settings, "settings.alerts.max_per_hour must be a whole number (0: no alerts)")
+    news_age = max(slot.period, MIN_NEWS_AGE)
+    if "max_age" in digest:
+        try:
+            news_age = timedelta(seconds=parse_duration(digest["max_age"]))
+        except ValueError as exc:
+            raise setting_error(where, settings, f"settings.digest.max_age: {exc}") from None
+        if news_age < timedelta(hours=1):
+            raise setting_error(where, settings, "settings.digest.max_age must be at least 1h (e.g. 7d)")
     config_file = os.environ.get(CONFIG_ENV) or notify.get("config")
     base = config.feeds_path.parent if config.feeds_path else Path(".")
     return NotifySettings(
@@ -122,6 +136,7 @@ def notify_settings(config: Config) -> NotifySettings:
         alert_max_per_hour=per_hour,
         alert_tag=_tag(alerts.get("tag")),
         config_file=base / str(config_file) if config_file else None,
+        news_age=news_age,
     )
 
 
@@ -237,14 +252,61 @@ class SendResult:
     error: str | None = None
 
 
-def _send(target: Target, title: str, body: str, fmt: str, attach: Sequence[str] = ()) -> SendResult:
-    """One message to one target; its own outcome read from Apprise's per-service results."""
+# HTML bodies being sent -> the text alternative to send with each (see _own_text_alternative).
+_TEXT_ALTERNATIVES: dict[str, str] = {}
+_TEXT_ALTERNATIVES_LOCK = threading.Lock()
+
+
+def _own_text_alternative() -> bool:
+    """Make Apprise's e-mail send watcher's own text digest as the plain-text part of an HTML mail.
+
+    Apprise builds that part by converting the HTML, which puts one table cell per line and
+    leaves the links out; it has no parameter for a text of our own. Its e-mail module calls
+    `convert_between` for that conversion, so that name is wrapped (once) to answer with the
+    text registered for exactly this HTML body (stripped, as Apprise strips it), and to convert
+    as before for any other. If a
+    later Apprise no longer has it, the mail keeps Apprise's conversion (the HTML never cuts a
+    link, so the converted text keeps them whole). Returns whether the wrapper is in place.
+    """
+    try:
+        from apprise.plugins.email import base
+    except ImportError:
+        return False
+    original = getattr(base, "convert_between", None)
+    if original is None:
+        return False
+    if getattr(original, "watcher_text", False):
+        return True
+
+    def convert_between(from_format: Any, to_format: Any, content: Any) -> Any:
+        if str(getattr(to_format, "value", to_format)).lower() == "text":
+            with _TEXT_ALTERNATIVES_LOCK:
+                own = _TEXT_ALTERNATIVES.get(content.strip()) if isinstance(content, str) else None
+            if own is not None:
+                return own
+        return original(from_format, to_format, content)
+
+    convert_between.watcher_text = True  # type: ignore[attr-defined]
+    base.convert_between = convert_between  # type: ignore[attr-defined]
+    return True
+
+
+def _send(
+    target: Target, title: str, body: str, fmt: str, attach: Sequence[str] = (), text: str | None = None
+) -> SendResult:
+    """One message to one target; its own outcome read from Apprise's per-service results.
+
+    `text`: for an HTML body, the plain-text alternative an e-mail carries beside it."""
     import apprise
 
     bundle = apprise.Apprise()
     bundle.add(target.service)
     # what goes out holds no secret (a source's last error quoting its address, say)
     title, body = redact_secrets(title), redact_secrets(body)
+    own_text = fmt == "html" and text is not None and _own_text_alternative()
+    if own_text:
+        with _TEXT_ALTERNATIVES_LOCK:
+            _TEXT_ALTERNATIVES[body.strip()] = redact_secrets(text or "")  # Apprise strips the body it is given
     try:
         result = bundle.notify(
             body=body, title=title, body_format=fmt, attach=list(attach) or None, timeout=SEND_TIMEOUT
@@ -253,6 +315,10 @@ def _send(target: Target, title: str, body: str, fmt: str, attach: Sequence[str]
         return SendResult(
             target.label, False, redact_secrets(redact(f"{type(exc).__name__}: {exc}", target.secrets))
         )
+    finally:
+        if own_text:
+            with _TEXT_ALTERNATIVES_LOCK:
+                _TEXT_ALTERNATIVES.pop(body.strip(), None)
     outcomes = list(result)
     if result and outcomes and all(outcomes):
         return SendResult(target.label, True)
@@ -267,7 +333,7 @@ def send_test(config: Config, now: datetime, targets: Sequence[Target] | None = 
     """One short message to every target; each target's own result."""
     ns = notify_settings(config)
     targets = load_targets(config) if targets is None else targets
-    title, body = dg.render_test(ns.language, now)
+    title, body = dg.render_test(ns.language, now, ns.tz)
     return [_send(t, title, body, "text") for t in targets]
 
 
@@ -329,8 +395,9 @@ def build_digest(
     in SQL, so a long window costs no more memory than a short one.
     """
     ns = notify_settings(config)
-    total, stories = store.digest_size(start, end, target=target)
-    rows = store.digest_best(start, end, ns.max_items, target=target) if total else []
+    age = ns.news_age
+    total, stories = store.digest_size(start, end, target=target, max_age=age)
+    rows = store.digest_best(start, end, ns.max_items, target=target, max_age=age) if total else []
     hits = [dg.hit_from_row(r) for r in rows]
     in_digest = {h.id for h in hits}  # every hit of the window in the clusters shown
     clusters = sorted({h.cluster for h in hits if h.cluster is not None})
@@ -347,14 +414,18 @@ def build_digest(
     period = ns.slot.period
     history = _windows_before(start, period, store.first_seen(hits_only=False))
     scale = (end - start) / period
-    trends = dg.trends(
-        store.keyword_counts(start, end), [store.keyword_counts(w.start, w.end) for w in history], keywords, scale
-    )
+    watched = set(keywords)  # a query removed from keywords.txt leaves the summary
+
+    def counts(a: datetime, b: datetime) -> dict[str, int]:
+        return {k: n for k, n in store.keyword_counts(a, b, max_age=age).items() if k in watched}
+
+    trends = dg.trends(counts(start, end), [counts(w.start, w.end) for w in history], keywords, scale)
     health = dg.source_health(
         store.source_rows(),
         [f.name for f in config.feeds if f.enabled],
         store.source_item_counts(start, end),
         [store.source_item_counts(w.start, w.end) for w in history],
+        scale,
     )
     d = dg.Digest(
         start=start,
@@ -371,6 +442,8 @@ def build_digest(
         notes=tuple(notes),
         digest_id=digest_id,
         actions=_action_links(store, config, [e.hit.id for _, entries in groups for e in entries], end),
+        archived=store.archive_count(start, end, age),
+        more_url=more_url(config),
     )
     return d, total
 
@@ -384,6 +457,14 @@ def _action_links(
     from watcher.web.links import action_links
 
     return action_links(store, config, hit_ids, end)
+
+
+def more_url(config: Config) -> str | None:
+    """Where the whole of a digest can be read, linked from its "N more" line: None until a web
+    page is configured (`settings.web.public_url`), and then that page's address when it is http(s)."""
+    web = config.settings.extra.get("web")
+    url = web.get("public_url") if isinstance(web, Mapping) else None
+    return dg.safe_url(str(url)) if url else None
 
 
 def render(d: dg.Digest, fmt: str) -> str:
@@ -410,13 +491,15 @@ def next_window(store: Store, config: Config, now: datetime) -> tuple[datetime, 
 
 
 def _first_start(store: Store, end: datetime, period: timedelta) -> datetime | None:
-    """Where the first digest starts: the first hit, or one period before its end if that is later.
+    """Where the first digest starts: one period before its end (None before the first hit).
 
-    The first digest covers the last period only (a week for weekly digests), however long the
-    database has been filling: what came before is in `watcher hits` and the report.
+    The first digest covers the last period (a week for weekly digests), even when the watch
+    started within it (its title then says the week it covers, not the day of the first hit),
+    and only that, however long the database has been filling: what came before is in
+    `watcher hits` and the report.
     """
     first = store.first_seen()
-    return None if first is None else max(first, end - period)
+    return None if first is None or first >= end else end - period
 
 
 def _write_files(store: Store, d: dg.Digest, digest_id: int) -> Path:
@@ -457,7 +540,7 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
             return Delivery(digest_id, row["label"], "skipped")
         # The hits the digest covers are recorded in SQL from the same selection; "changed" means
         # hits came in since it was built (a poll running beside us): build it again.
-        claim = store.claim_delivery_of(digest_id, tid, start, end, count, now)
+        claim = store.claim_delivery_of(digest_id, tid, start, end, count, now, ns.news_age)
         if claim != "changed":
             break
     if claim != "claimed":
@@ -471,19 +554,20 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
             result = SendResult(FILE_TARGET, True)
         else:
             title = dg.subject(d)
+            text = None
             if target.fmt == "html":
-                body, complete = dg.render_html(d), True
+                body, complete, text = dg.render_html(d), True, dg.render_text(d)
             else:
                 renderer = dg.render_markdown if target.fmt == "markdown" else dg.render_text
                 budget = max(200, target.max_chars - len(title) - 8)
                 body, complete = dg.fit(renderer, d, budget, attached=target.attachments)
             attach = [str(path)] if not complete and target.attachments else []
-            result = _send(target, title, body, target.fmt, attach)
+            result = _send(target, title, body, target.fmt, attach, text)
     except OSError as exc:  # the data directory is not writable: nothing was sent
         result = SendResult(row["label"], False, f"cannot write the digest file: {exc.strerror}")
     if result.ok:
         store.finish_delivery(digest_id, tid, now)
-        log.info("digest %d delivered to %s (%d hits)", digest_id, row["label"], count)
+        log.info("digest %d delivered to %s (%d hit%s)", digest_id, row["label"], count, "" if count == 1 else "s")
         return Delivery(digest_id, row["label"], "sent", count, path=str(path) if target is None else None)
     attempts = int(row["attempts"]) + 1
     retry_at = now + min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_MAX)
@@ -493,7 +577,7 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
         digest_id,
         row["label"],
         attempts,
-        retry_at,
+        iso(retry_at),
         result.error,
     )
     return Delivery(digest_id, row["label"], "failed", count, result.error)
@@ -581,7 +665,7 @@ def send_due_digest(
     if recorded is not None:
         created, start, end = recorded
         window = Window(start, end)
-        log.info("digest %d recorded for %s to %s", created, start, end)
+        log.info("digest %d recorded for %s to %s", created, iso(start), iso(end))
     deliveries = _deliver_open(store, config, targets, now, force=False)
     return DigestReport(created, window, tuple(deliveries), interrupted, _next_due(store, ns, now))
 
@@ -607,7 +691,9 @@ def send_digest_now(
         start = parse_iso(last["window_end"]) if last else _first_start(store, now, ns.slot.period)
         if start is None or start >= now:
             return None
-        fresh = any(store.digest_size(start, now, target=t.id if t else FILE_TARGET)[0] for t in chosen)
+        fresh = any(
+            store.digest_size(start, now, target=t.id if t else FILE_TARGET, max_age=ns.news_age)[0] for t in chosen
+        )
         return (start, now) if fresh else None
 
     created = window = None
@@ -647,7 +733,11 @@ def send_alerts(
         return AlertReport()
     targets = load_targets(config) if targets is None else list(targets)
     chosen = [t for t in targets if t.wants(ns.alert_tag)]
-    rows = [r for r in store.hits_by_id(hit_ids) if r["score"] >= ns.alert_min_score]
+    rows = [
+        r
+        for r in store.hits_by_id(hit_ids)
+        if r["score"] >= ns.alert_min_score and is_news(r, ns.news_age)  # an archive post is not news
+    ]
     if not chosen or not rows:
         return AlertReport()
     hour_ago = now - timedelta(hours=1)
@@ -665,8 +755,9 @@ def send_alerts(
                 break
             if claim == "taken":
                 continue  # already alerted to this target
-            title, body = dg.render_alert(hit, ns.language, ns.tz, target.fmt)
-            result = _send(target, title, body, target.fmt)
+            title, body = dg.render_alert(hit, ns.language, ns.tz, target.fmt, now)
+            text = dg.render_alert(hit, ns.language, ns.tz, "text", now)[1] if target.fmt == "html" else None
+            result = _send(target, title, body, target.fmt, text=text)
             store.finish_alert(hit.id, target.id, now, result.error if not result.ok else None)
             if result.ok:
                 sent.append((hit.id, target.label))
@@ -674,18 +765,46 @@ def send_alerts(
                 failed.append((hit.id, target.label, result.error or "failed"))
                 log.warning("alert for hit %d to %s failed: %s", hit.id, target.label, result.error)
     if held:
-        log.info("%d alerts held back by the limit of %d an hour", len(held), ns.alert_max_per_hour)
+        log.info(
+            "%d alert%s held back by the limit of %d an hour",
+            len(held),
+            "s" if len(held) != 1 else "",
+            ns.alert_max_per_hour,
+        )
     return AlertReport(tuple(sent), tuple(failed), tuple(held))
 
 
+def is_news(row: Mapping[str, Any], max_age: timedelta) -> bool:
+    """Whether a stored hit was found within `max_age` of its publication."""
+    published, found = parse_iso(row.get("published")), parse_iso(row.get("first_seen"))
+    return published is None or found is None or found - published <= max_age
+
+
 def describe_report(report: DigestReport) -> str:
-    """One log line for a digest call: what was recorded and what became of each target."""
+    """One log line for a digest call, in words: what was recorded and what became of each target."""
     parts = []
     if report.created is not None:
-        parts.append(f"digest {report.created} recorded")
-    parts += [f"{d.target}: {d.state}" + (f" ({d.error})" if d.error else "") for d in report.deliveries]
-    parts += [f"uncertain: {i}" for i in report.interrupted]
+        window = f" for {iso(report.window.start)} to {iso(report.window.end)}" if report.window else ""
+        parts.append(f"digest {report.created} recorded{window}")
+    for d in report.deliveries:
+        hits = f" ({d.items} hit{'s' if d.items != 1 else ''})" if d.state == "sent" and d.items else ""
+        parts.append(f"digest {d.digest_id} {d.state} to {d.target}{hits}" + (f": {d.error}" if d.error else ""))
+    parts += [f"digest {i.split(':', 1)[0]} to {i.split(':', 1)[1]} may not have arrived" for i in report.interrupted]
     return "; ".join(parts) or "nothing to send"
+
+
+def describe_alerts(report: AlertReport) -> str:
+    """One log line for the alerts of a poll, in words: which hits went where, which failed or wait."""
+    by_hit: dict[int, list[str]] = {}
+    for hit_id, label in report.sent:
+        by_hit.setdefault(hit_id, []).append(label)
+    parts = [f"alert for hit #{hit_id} sent to {', '.join(labels)}" for hit_id, labels in by_hit.items()]
+    parts += [f"alert for hit #{hit_id} to {label} failed: {error}" for hit_id, label, error in report.failed]
+    if report.held:
+        n = len(report.held)
+        ids = ", ".join(f"#{i}" for i in report.held)
+        parts.append(f"{n} alert{'s' if n != 1 else ''} held back by the hourly limit ({ids}): in the digest")
+    return "; ".join(parts) or "no alert"
 
 
 def digest_status(store: Store, config: Config, now: datetime) -> dict[str, Any]:

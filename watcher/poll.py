@@ -46,6 +46,7 @@ from watcher.types import (
     SourceSpec,
     SourceState,
 )
+from watcher.words import count
 
 log = logging.getLogger("watcher.poll")
 
@@ -324,6 +325,7 @@ def _store_results(
         if result.status == "error":
             log.warning("%s: error: %s", name, result.error)
         else:
-            log.info("%s: %s, %d items, %d new hits", name, result.status, len(result.items), saved.new_hits)
+            items, new = count(len(result.items), "item"), count(saved.new_hits, "new hit")
+            log.info("%s: %s, %s, %s", name, result.status, items, new)
         reports.append(PollReport(name, result.status, saved.new_hits, len(result.items), result.error, saved.hit_ids))
     return reports

@@ -33,7 +33,8 @@ EXTRA_QUERIES_CAP = 20.0
 FRESHNESS_POINTS = 20.0
 FRESH_DAYS = 1.0  # full points up to this age
 HALF_LIFE_DAYS = 2.0  # past FRESH_DAYS, points halve every HALF_LIFE_DAYS: half at 3 days
-STALE_DAYS = 14.0  # nothing from this age on
+STALE_DAYS = 14.0  # nothing at this age; older items lose points
+OLD_DAYS = 365.0  # ...down to -FRESHNESS_POINTS at a year and beyond: a source's archive never tops the digest
 ENGAGEMENT_POINTS = 15.0
 ENGAGEMENT_PER_DECADE = 5.0  # 9 interactions: 5 points, 99: 10, 999 and more: 15
 
@@ -49,8 +50,10 @@ _LEARNED_BASE = "_feedback_base"
 def _freshness(age_days: float) -> float:
     if age_days <= FRESH_DAYS:
         return FRESHNESS_POINTS
-    if age_days >= STALE_DAYS:
-        return 0.0
+    if age_days >= OLD_DAYS:
+        return -FRESHNESS_POINTS
+    if age_days >= STALE_DAYS:  # log scale: -4.7 at a month, -11.5 at three months
+        return -FRESHNESS_POINTS * math.log(age_days / STALE_DAYS) / math.log(OLD_DAYS / STALE_DAYS)
     return FRESHNESS_POINTS * math.pow(0.5, (age_days - FRESH_DAYS) / HALF_LIFE_DAYS)
 
 
@@ -70,7 +73,8 @@ def score(
     - "title": 40 when a query matched in the title, else "body": 20.
     - "queries": 10 per distinct query beyond the first, at most 20.
     - "freshness": 20 up to one day old, then halving every two days (10 at 3 days,
-      5 at 5 days), 0 from 14 days on; an item dated in the future counts as fresh.
+      5 at 5 days), 0 at 14 days, then negative: -4.7 at a month, -11.5 at three months,
+      -20 from a year on; an item dated in the future counts as fresh.
     - "engagement": 5 * log10(1 + n), at most 15, where
       n = likes + 2 * reposts + replies + points + comments: 9 gives 5, 99 gives 10,
       999 gives the full 15, so one viral post does not drown the rest.
@@ -171,6 +175,8 @@ def _age(hours: float, fr: bool = False) -> str:
             return f"{whole} heure{'s' if whole != 1 else ''}"
         return f"{whole} hour{'s' if whole != 1 else ''} old"
     days = round(hours / 24)
+    if days >= 730:
+        return f"{days // 365} ans" if fr else f"{days // 365} years old"
     return f"{days} jours" if fr else f"{days} days old"
 
 
@@ -218,6 +224,8 @@ def explain(breakdown: Mapping[str, float], language: str = "en") -> str:
                     clauses.append(f"{'récent : ' if fresh else 'publié il y a '}{age} ({pts})")
                 else:
                     clauses.append(f"fresh: {age} ({pts})" if fresh else f"{age} ({pts})")
+                if value < 0 and not fr:
+                    clauses[-1] = f"old: {age} ({pts})"
         elif key == "engagement":
             count = int(breakdown.get("_interactions", 0))
             what = "j'aime, partages et réponses" if fr else "likes, reposts and replies"

@@ -17,6 +17,7 @@ from watcher.errors import ConfigError
 from watcher.store import Store, iso, parse_iso
 from watcher.terminal import line as one_line
 from watcher.types import Config
+from watcher.words import count
 
 OVERDUE = timedelta(minutes=5)  # a due source not polled after this long: the daemon is probably not running
 
@@ -145,7 +146,7 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
         elif s["status"] is None:
             state = "not polled yet"
         else:
-            state = f"{s['status']}, {s['new_hits_last_poll']} new hits at the last poll"
+            state = f"{s['status']}, {count(s['new_hits_last_poll'], 'new hit')} at the last poll"
         if s.get("backlog"):
             n = s["backlog"]
             state += f"; catching up on {n} search{'es' if n > 1 else ''} (a burst beyond the page limit)"

@@ -329,6 +329,11 @@ class Saved:
     hit_ids: tuple[int, ...]
 
 
+# A hit is news when it was found within max_age of its publication; older, it is a source's
+# archive. Both times are stored as ISO 8601 UTC, which julianday reads.
+_NEWS = "julianday(items.first_seen) - julianday(items.published) <= :max_age_days"
+
+
 class Store:
     """One open database. Not shared between threads: the poll stores from its main thread."""
 
@@ -1074,15 +1079,16 @@ class Store:
         return rows[0] if rows else None
 
     def digest_hits(
-        self, start: datetime | None, end: datetime, *, target: str | None = None
+        self, start: datetime | None, end: datetime, *, target: str | None = None, max_age: timedelta | None = None
     ) -> list[dict[str, Any]]:
         """The hits first seen in [start, end), best first, each with `alerted` (sent as an alert).
 
         With `target`: the hits first seen before `end` and since the target's first digest
         (or `start` for a new target) that were never delivered to it, and `alerted` means
-        alerted to that target.
+        alerted to that target. With `max_age`: only the news, the hits found within `max_age` of
+        their publication (an older one is the archive of a source, counted by archive_count).
         """
-        where, params = self._digest_where(start, end, target)
+        where, params = self._digest_where(start, end, target, max_age)
         if target is not None:
             alerted = "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
         else:
@@ -1097,11 +1103,16 @@ class Store:
         """
         return [{**_hit_row(row), "alerted": bool(row["alerted"])} for row in self.db.query(sql, params)]
 
-    def _digest_where(self, start: datetime | None, end: datetime, target: str | None) -> tuple[str, dict[str, Any]]:
+    def _digest_where(
+        self, start: datetime | None, end: datetime, target: str | None, max_age: timedelta | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """The WHERE clause (on `items`) of the hits a digest covers: the selection of digest_hits."""
         params: dict[str, Any] = {"end": iso(end), "target": target}
         # a hit marked as noise leaves the digest at once (triage: `relay skip --noise`)
         where = ["items.score > 0", "items.state != 'noise'", "items.first_seen < :end"]
+        if max_age is not None:
+            where.append(_NEWS)
+            params["max_age_days"] = max_age.total_seconds() / 86400
         if target is not None:
             floor = self.db.execute(
                 "SELECT MIN(digests.window_start) FROM deliveries JOIN digests ON digests.id = deliveries.digest_id"
@@ -1115,9 +1126,11 @@ class Store:
             params["start"] = iso(start)
         return " AND ".join(where), params
 
-    def digest_size(self, start: datetime | None, end: datetime, *, target: str | None = None) -> tuple[int, int]:
+    def digest_size(
+        self, start: datetime | None, end: datetime, *, target: str | None = None, max_age: timedelta | None = None
+    ) -> tuple[int, int]:
         """(hits, stories) of the selection of digest_hits: a story is a cluster, or a hit in none."""
-        where, params = self._digest_where(start, end, target)
+        where, params = self._digest_where(start, end, target, max_age)
         row = self.db.execute(
             f"SELECT count(*), count(DISTINCT cluster) + count(*) FILTER (WHERE cluster IS NULL)"
             f" FROM items WHERE {where}",
@@ -1126,7 +1139,13 @@ class Store:
         return int(row[0]), int(row[1])
 
     def digest_best(
-        self, start: datetime | None, end: datetime, limit: int, *, target: str | None = None
+        self,
+        start: datetime | None,
+        end: datetime,
+        limit: int,
+        *,
+        target: str | None = None,
+        max_age: timedelta | None = None,
     ) -> list[dict[str, Any]]:
         """The hits of the `limit` best stories of the selection of digest_hits, in its row shape.
 
@@ -1134,7 +1153,7 @@ class Store:
         every hit of the selection in a chosen story's cluster is returned (the digest names
         their outlets), so the digest never loads the whole window.
         """
-        where, params = self._digest_where(start, end, target)
+        where, params = self._digest_where(start, end, target, max_age)
         params["limit"] = limit
         alerted = (
             "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
@@ -1190,14 +1209,27 @@ class Store:
             out.setdefault(row["cluster"], []).append(dict(row))
         return out
 
-    def keyword_counts(self, start: datetime, end: datetime) -> dict[str, int]:
-        """Hits per query (as written in keywords.txt) first seen in [start, end)."""
+    def keyword_counts(self, start: datetime, end: datetime, max_age: timedelta | None = None) -> dict[str, int]:
+        """Hits per query (as written in keywords.txt) first seen in [start, end); with `max_age`,
+        the news only (found within `max_age` of their publication)."""
+        news = f" AND {_NEWS}" if max_age is not None else ""
         rows = self.db.execute(
             "SELECT hit_keywords.query, count(*) FROM hit_keywords JOIN items ON items.id = hit_keywords.item_id"
-            " WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ? GROUP BY hit_keywords.query",
-            (iso(start), iso(end)),
+            " WHERE items.score > 0 AND items.first_seen >= :start AND items.first_seen < :end"
+            f"{news} GROUP BY hit_keywords.query",
+            {"start": iso(start), "end": iso(end), "max_age_days": (max_age or timedelta()).total_seconds() / 86400},
         ).fetchall()
         return {query: int(n) for query, n in rows}
+
+    def archive_count(self, start: datetime, end: datetime, max_age: timedelta) -> int:
+        """Hits first seen in [start, end) that were published more than `max_age` before: a
+        source's archive (a feed just added brings years of posts), stored but not news."""
+        row = self.db.execute(
+            f"SELECT count(*) FROM items WHERE items.score > 0 AND items.first_seen >= :start"
+            f" AND items.first_seen < :end AND NOT ({_NEWS})",
+            {"start": iso(start), "end": iso(end), "max_age_days": max_age.total_seconds() / 86400},
+        ).fetchone()
+        return int(row[0])
 
     def source_item_counts(self, start: datetime, end: datetime) -> dict[str, int]:
         """Items (hits or not) each source brought that were first seen in [start, end)."""
@@ -1275,7 +1307,14 @@ class Store:
         return True
 
     def claim_delivery_of(
-        self, digest_id: int, target: str, start: datetime | None, end: datetime, expected: int, now: datetime
+        self,
+        digest_id: int,
+        target: str,
+        start: datetime | None,
+        end: datetime,
+        expected: int,
+        now: datetime,
+        max_age: timedelta | None = None,
     ) -> str:
         """claim_delivery for the hits of the selection of digest_hits(start, end, target), in SQL.
 
@@ -1286,7 +1325,7 @@ class Store:
         """
         try:
             with self.write() as conn:
-                return self._claim_of(conn, digest_id, target, start, end, expected, now)
+                return self._claim_of(conn, digest_id, target, start, end, expected, now, max_age)
         except _SelectionChanged:  # rolled back by write()
             return "changed"
 
@@ -1299,8 +1338,9 @@ class Store:
         end: datetime,
         expected: int,
         now: datetime,
+        max_age: timedelta | None = None,
     ) -> str:
-        where, params = self._digest_where(start, end, target)
+        where, params = self._digest_where(start, end, target, max_age)
         changed = conn.execute(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_at = ?, items = ?"
             " WHERE digest_id = ? AND target = ? AND state IN ('pending', 'failed')",

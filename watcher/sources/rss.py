@@ -23,7 +23,7 @@ import io
 import re
 import xml.sax
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from watcher.errors import ConfigError, HTTPStatusError, NotAFeed, ParseError
+from watcher.normalise import unwrap_redirect
 from watcher.redact import redact
 from watcher.sources.xmlguard import refuse_entity_expansion
 from watcher.types import Fetched, FetchRequest, Parsed, Query, RawItem, Settings, SourceSpec
@@ -153,7 +154,30 @@ def parse_reference(body: bytes, headers: Mapping[str, str], url: str) -> tuple[
     is_alerts = GOOGLE_ALERTS_FEED_MARK in _text(feed.get("id"))
     items = [_raw_item(entry, language, is_news, is_alerts) for entry in entries]
     title = _text(feed.get("title")) or None
-    return items, title
+    # A Google feed's own title names the search, not an outlet ("Google Alert - coworking").
+    return credit_outlets(items, None if is_alerts or is_news else title), title
+
+
+def credit_outlets(items: list[RawItem], feed_title: str | None) -> list[RawItem]:
+    """Each item's publisher: the entry's own source (RSS <source>, Atom <source><title>), else
+    the feed's title (the site's name), else the domain of its link (Google's redirect unwrapped)."""
+    name = " ".join((feed_title or "").split())
+    out = []
+    for item in items:
+        if item.publisher:
+            out.append(item)
+            continue
+        outlet = name or _domain(item.link)
+        out.append(replace(item, publisher=outlet) if outlet else item)
+    return out
+
+
+def _domain(link: str) -> str:
+    try:
+        host = urlsplit(unwrap_redirect(link)).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
 
 
 # What sends a document to feedparser without trying the fast path: Google's feeds, whose
@@ -173,11 +197,13 @@ def parse_fast(body: bytes, headers: Mapping[str, str]) -> tuple[list[RawItem], 
     """The entries and title of an ordinary RSS 2.0 or Atom 1.0 feed, or None to ask feedparser.
 
     Ordinary means: UTF-8 by every account (BOM, XML declaration, HTTP charset), well-formed,
-    no DTD, no xml:base, not one of Google's feeds, and every entry with an absolute link, a
+    no DTD, no xml:base, no entry with a <source>, not one of Google's feeds, and every entry with an absolute link, a
     title without markup, and a date the fast parser could read if the entry has one.
     Anything else is feedparser's.
     """
     if any(mark in body for mark in _REFERENCE_MARKS) or b"<!DOCTYPE" in body[:2048] or b"xml:base" in body:
+        return None
+    if b"<source" in body:  # an entry naming its own outlet (RSS <source>, Atom <source><title>): feedparser's
         return None
     if not _is_utf8(body, headers):
         return None
@@ -204,7 +230,8 @@ def parse_fast(body: bytes, headers: Mapping[str, str]) -> tuple[list[RawItem], 
         if item is None:
             return None
         items.append(item)
-    return items, _text((doc.get("feed") or {}).get("title")) or None
+    title = _text((doc.get("feed") or {}).get("title")) or None
+    return credit_outlets(items, title), title
 
 
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"

@@ -1,0 +1,285 @@
+"""The first week of a community manager: what a new feed, the digest, the mail and the alerts
+show, through the command line on real SQLite files, a loopback feed server and a loopback SMTP
+server."""
+
+from __future__ import annotations
+
+import email
+import email.header
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from tests.feedgen import NOW, Entry, rss
+from tests.loopback import LoopbackServer, Response
+from tests.test_cli import write_config
+from tests.test_notify import Hook, Mailbox, json_url
+from tests.test_notify import smtp as smtp  # the loopback SMTP server fixture
+from watcher import digest as dg
+from watcher import notify
+from watcher.cli import main
+from watcher.config import load_config
+from watcher.sources.rss import parse_fast, parse_feed, parse_reference
+from watcher.store import Store
+
+PARIS = ZoneInfo("Europe/Paris")
+YEARS_AGO_13 = 13 * 365.25 * 24  # hours
+LONG_LINK = "https://news.example/2026/12/07/" + "un-tres-long-chemin-d-article-sur-le-coworking-" * 4 + "fin.html"
+
+
+def run(args: list[str], *command: str, env: dict[str, str] | None = None, code: int = 0) -> str:
+    result = CliRunner().invoke(main, [*args, *command], env=env)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def serve(server: LoopbackServer, path: str, body: bytes) -> str:
+    server.route(path, Response(200, {"Content-Type": "application/rss+xml"}, body))
+    return server.url(path)
+
+
+def config_with(folder: Path, server: LoopbackServer, entries: list[Entry], settings: str = "") -> list[str]:
+    url = serve(server, "/feed", rss(entries, title="Le Journal des Tiers-Lieux"))
+    feeds = f"settings:\n  language: fr\n  timezone: Europe/Paris\n{settings}feeds:\n  - name: journal\n"
+    return write_config(folder, feeds + f"    kind: rss\n    url: {url}\n", "coworking\ntiers-lieux\n")
+
+
+ARCHIVE = [
+    Entry("Un coworking ouvre à Sceaux", "https://news.example/today", body="Ouvert ce matin.", hours_ago=2),
+    Entry("Le coworking en 2012", "https://news.example/2012", body="Il y a longtemps.", hours_ago=YEARS_AGO_13),
+    Entry("Tiers-lieux : bilan 2013", "https://news.example/2013", body="Un bilan.", hours_ago=YEARS_AGO_13 - 9000),
+]
+
+
+@pytest.fixture
+def archive_db(server: LoopbackServer, tmp_path: Path) -> list[str]:
+    args = config_with(tmp_path, server, ARCHIVE)
+    run(args, "poll", "--all")
+    return args
+
+
+# --- 2. old posts are not news ------------------------------------------------------------------
+
+
+def test_a_new_feeds_archive_is_stored_and_searchable_but_left_out_of_the_digest_and_counted(
+    archive_db: list[str],
+) -> None:
+    stored = {h["url"]: h for h in json.loads(run(archive_db, "hits", "--json"))}
+    assert set(stored) == {"https://news.example/today", "https://news.example/2012", "https://news.example/2013"}
+    assert "Le coworking en 2012" in run(archive_db, "search", "2012")
+    text = run(archive_db, "digest", "--preview")
+    assert "Un coworking ouvre à Sceaux" in text
+    assert "2012" not in text and "bilan 2013" not in text
+    assert "2 articles plus anciens trouvés dans les archives des sources" in text
+    assert "1 résultat\n" in text  # the headline count is the news only
+
+
+def test_an_archive_post_scores_below_todays_post_on_the_same_query(archive_db: list[str]) -> None:
+    stored = {h["url"]: h for h in json.loads(run(archive_db, "hits", "--json"))}
+    today, old = stored["https://news.example/today"], stored["https://news.example/2012"]
+    assert old["score_breakdown"]["freshness"] == -20 and today["score_breakdown"]["freshness"] == 20
+    assert old["score"] == today["score"] - 40
+
+
+def test_an_archive_post_is_never_alerted_even_above_the_alert_score(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    hook = Hook()
+    server.route("/hook", hook)
+    args = config_with(tmp_path, server, ARCHIVE, "  alerts: {min_score: 1}\n")
+    run(args, "poll", "--all")
+    config = load_config(tmp_path / "feeds.yaml", tmp_path / "keywords.txt")
+    with Store(tmp_path / "watch.db") as store:
+        ids = [h["id"] for h in store.hits()]
+        targets = notify.load_targets(config, env={"WATCHER_NOTIFY": json_url(server, "/hook")})
+        report = notify.send_alerts(store, config, ids, datetime.now(UTC), targets)
+    assert [b["title"] for b in hook.bodies] == ["Un coworking ouvre à Sceaux"]
+    assert len(report.sent) == 1
+
+
+def test_max_age_in_the_settings_lets_older_posts_count_as_news(server: LoopbackServer, tmp_path: Path) -> None:
+    args = config_with(tmp_path, server, ARCHIVE, "  digest: {max_age: 36500d}\n")
+    run(args, "poll", "--all")
+    text = run(args, "digest", "--preview")
+    assert "Le coworking en 2012" in text and "archives" not in text
+
+
+def test_a_date_shows_its_year_whenever_it_is_not_the_current_one() -> None:
+    this_year = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    assert dg.local_date(this_year, "fr", PARIS, current_year=2026) == "lun. 7 déc. 10:30"
+    assert dg.local_date(datetime(2012, 3, 5, 9, tzinfo=UTC), "fr", PARIS, current_year=2026) == (
+        "lun. 5 mars 2012 10:00"
+    )
+    assert dg.local_date(datetime(2012, 3, 5, 9, tzinfo=UTC), "en", PARIS, False, 2026) == "Mon 5 Mar 2012"
+
+
+def test_an_archive_posts_date_in_the_digest_carries_its_year(server: LoopbackServer, tmp_path: Path) -> None:
+    args = config_with(tmp_path, server, ARCHIVE, "  digest: {max_age: 36500d}\n")
+    run(args, "poll", "--all")
+    text = run(args, "digest", "--preview")
+    old = datetime.now(UTC) - timedelta(hours=YEARS_AGO_13)
+    assert f" {old.astimezone(PARIS).year} " in text
+    today_line = next(line for line in text.splitlines() if "score" in line and "#1 " in line)
+    assert str(NOW.astimezone(PARIS).year) not in today_line
+
+
+# --- 3. the outlet is named ---------------------------------------------------------------------
+
+SOURCED = b"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>
+<title>Revue de presse</title><link>https://revue.example/</link><description>d</description>
+<item><title>Un coworking rural</title><link>https://revue.example/a</link>
+<source url="https://ouest.example/rss">Ouest Quotidien</source>
+<pubDate>Mon, 07 Dec 2026 08:00:00 GMT</pubDate></item>
+<item><title>Le coworking en ville</title><link>https://revue.example/b</link>
+<pubDate>Mon, 07 Dec 2026 09:00:00 GMT</pubDate></item>
+</channel></rss>"""
+
+UNTITLED = b"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>
+<link>https://www.blog.example/</link><description>d</description>
+<item><title>Mon coworking</title><link>https://www.blog.example/post</link>
+<pubDate>Mon, 07 Dec 2026 08:00:00 GMT</pubDate></item></channel></rss>"""
+
+
+
+def test_an_rss_item_is_credited_to_its_source_else_the_feeds_title_else_the_sites_domain() -> None:
+    items, _ = parse_feed(SOURCED, {}, "https://revue.example/rss")
+    assert [i.publisher for i in items] == ["Ouest Quotidien", "Revue de presse"]
+    untitled, _ = parse_feed(UNTITLED, {}, "https://www.blog.example/rss")
+    assert [i.publisher for i in untitled] == ["blog.example"]
+
+
+def test_both_feed_parsers_credit_the_same_outlet() -> None:
+    fast = parse_fast(UNTITLED, {})
+    assert fast is not None
+    assert [i.publisher for i in fast[0]] == [i.publisher for i in parse_reference(UNTITLED, {}, "https://x/")[0]]
+    assert parse_fast(SOURCED, {}) is None  # an entry naming its source is feedparser's to read
+
+
+def test_a_google_alerts_item_is_credited_to_the_linked_site_not_to_the_alert() -> None:
+    body = (Path(__file__).parent / "data" / "feeds" / "google_alerts.xml").read_bytes()
+    items, _ = parse_feed(body, {}, "https://www.google.com/alerts/feeds/1/2")
+    assert items and all(i.publisher and "Google" not in i.publisher for i in items), [i.publisher for i in items]
+    assert all("." in (i.publisher or "") for i in items)
+
+
+def test_the_digest_and_the_hootsuite_drafts_name_the_outlet(server: LoopbackServer, tmp_path: Path) -> None:
+    url = serve(server, "/revue", SOURCED.replace(b"07 Dec 2026", NOW.strftime("%d %b %Y").encode()))
+    args = write_config(
+        tmp_path, f"settings:\n  language: fr\nfeeds:\n  - name: revue\n    kind: rss\n    url: {url}\n", "coworking\n"
+    )
+    run(args, "poll", "--all")
+    text = run(args, "digest", "--preview")
+    assert "Ouest Quotidien" in text and "Revue de presse" in text
+    ids = [str(h["id"]) for h in json.loads(run(args, "hits", "--json"))]
+    run(args, "relay", "pick", *ids)
+    drafts = run(args, "export", "--dry-run")
+    assert "(via Ouest Quotidien)" in drafts and "(via Revue de presse)" in drafts
+
+
+# --- 7. the e-mail --------------------------------------------------------------------------------
+
+
+def mail_parts(message: Message) -> dict[str, str]:
+    return {p.get_content_type(): p.get_payload(decode=True).decode() for p in message.walk() if not p.is_multipart()}
+
+
+def smtp_url(port: int) -> str:
+    return f"mailto://127.0.0.1:{port}?from=veille@example.org&to=cm@example.org&mode=insecure"
+
+
+@pytest.fixture
+def mailed(server: LoopbackServer, tmp_path: Path, smtp: tuple[Mailbox, int]) -> Iterator[tuple[list[str], Message]]:
+    box, port = smtp
+    entries = [
+        Entry("Un coworking ouvre à Sceaux", LONG_LINK, body="Ouvert ce matin.", hours_ago=2),
+        Entry("Tiers-lieux en fête", "https://news.example/fete", body="La fête.", hours_ago=3),
+        Entry("Le coworking des champs", "https://news.example/champs", body="Aux champs.", hours_ago=4),
+    ]
+    args = config_with(tmp_path, server, entries, "  digest: {max_items: 2}\n")
+    run(args, "poll", "--all")
+    out = run(args, "digest", "--send", env={"WATCHER_NOTIFY": smtp_url(port)})
+    assert ": sent (3 hits)" in out, out
+    [message] = box.messages
+    yield args, message
+
+
+def test_the_mails_text_part_is_watchers_own_text_digest_with_whole_links(
+    mailed: tuple[list[str], Message],
+) -> None:
+    _, message = mailed
+    parts = mail_parts(message)
+    assert set(parts) == {"text/plain", "text/html"}
+    text = parts["text/plain"].replace("\r\n", "\n")
+    assert text.startswith("Veille du ") and "\n## coworking (" in text
+    assert LONG_LINK in text and LONG_LINK in parts["text/html"]
+    summary = text.split("En bref", 1)[1].split("##", 1)[0]
+    assert any(line.split()[:2] == ["coworking", "2"] for line in summary.splitlines()), summary
+
+
+def test_no_digest_shows_a_shell_command_and_says_how_many_more_there_are(
+    mailed: tuple[list[str], Message],
+) -> None:
+    args, message = mailed
+    parts = mail_parts(message)
+    for body in [*parts.values(), run(args, "digest", "--preview", "--format", "markdown")]:
+        assert "watcher " not in body.replace("Envoyé par watcher", "") and "`" not in body
+    assert "… et 1 autre résultat de moindre score, non repris ici." in parts["text/plain"]
+
+
+def test_each_story_in_the_mail_shows_its_id_for_relay_pick(mailed: tuple[list[str], Message]) -> None:
+    args, message = mailed
+    hits = json.loads(run(args, "hits", "--json"))
+    best = sorted(hits, key=lambda h: -h["score"])[:2]
+    for part in mail_parts(message).values():
+        for h in best:
+            assert f"#{h['id']} · " in part
+
+
+def test_the_more_line_links_to_the_web_page_once_one_is_configured() -> None:
+    d = dg.Digest(
+        start=NOW - timedelta(days=7), end=NOW, language="en", tz=PARIS, total=40, groups=(), omitted=10,
+        more_url="https://veille.example/hits",
+    )  # fmt: skip
+    assert '<a href="https://veille.example/hits"' in dg.render_html(d)
+    assert "All the hits: https://veille.example/hits" in dg.render_text(d)
+
+
+# --- 8. alerts ------------------------------------------------------------------------------------
+
+
+def test_an_alert_mail_is_titled_by_its_story_and_carries_the_text_of_the_alert(
+    server: LoopbackServer, tmp_path: Path, smtp: tuple[Mailbox, int]
+) -> None:
+    box, port = smtp
+    args = config_with(tmp_path, server, ARCHIVE[:1], "  alerts: {min_score: 1}\n")
+    run(args, "poll", "--all")
+    config = load_config(tmp_path / "feeds.yaml", tmp_path / "keywords.txt")
+    with Store(tmp_path / "watch.db") as store:
+        ids = [h["id"] for h in store.hits()]
+        targets = notify.load_targets(config, env={"WATCHER_NOTIFY": smtp_url(port)})
+        report = notify.send_alerts(store, config, ids, datetime.now(UTC), targets)
+    [message] = box.messages
+    subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    assert subject == "Un coworking ouvre à Sceaux"
+    assert "https://news.example/today" in mail_parts(message)["text/plain"]
+    line = notify.describe_alerts(report)
+    assert line == f"alert for hit #{ids[0]} sent to {targets[0].label}" and "AlertReport" not in line
+
+
+def test_alert_and_digest_log_lines_are_sentences() -> None:
+    report = notify.AlertReport(sent=((49, "E-Mail [0f0d04ad]"), (49, "JSON [1a2b3c4d]")), held=(50,))
+    assert notify.describe_alerts(report) == (
+        "alert for hit #49 sent to E-Mail [0f0d04ad], JSON [1a2b3c4d]; "
+        "1 alert held back by the hourly limit (#50): in the digest"
+    )
+    digest = notify.DigestReport(
+        1, None, (notify.Delivery(1, "E-Mail [0f0d04ad]", "sent", 1),), (), datetime(2026, 12, 14, tzinfo=UTC)
+    )
+    assert notify.describe_report(digest) == "digest 1 recorded; digest 1 sent to E-Mail [0f0d04ad] (1 hit)"
+
