@@ -26,7 +26,7 @@ def test_check_accepts_a_good_configuration(tmp_path: Path) -> None:
     args = write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/feed\n")
     result = CliRunner().invoke(main, [*args, "check"])
     assert result.exit_code == 0, result.output
-    assert "1 sources" in result.output and "2 queries" in result.output
+    assert "1 source (1 enabled): OK" in result.output and "2 queries" in result.output
 
 
 def test_check_on_a_bad_line_exits_2_names_file_and_line_and_writes_nothing(tmp_path: Path) -> None:

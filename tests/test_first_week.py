@@ -7,6 +7,8 @@ from __future__ import annotations
 import email
 import email.header
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -283,3 +285,116 @@ def test_alert_and_digest_log_lines_are_sentences() -> None:
     )
     assert notify.describe_report(digest) == "digest 1 recorded; digest 1 sent to E-Mail [0f0d04ad] (1 hit)"
 
+
+
+# --- 5. keyword hygiene ---------------------------------------------------------------------------
+
+GROUPED = "# veille\ncoworking ^2\n\n[thèmes]\ntiers-lieux\n\n[concurrents]\nacme\n"
+
+
+def test_adding_a_query_another_covers_is_refused_with_the_replacement_to_type(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/f\n", GROUPED)
+    refused = CliRunner().invoke(main, [*args, "keywords", "add", "coworking -recrutement"])
+    assert refused.exit_code == 2
+    assert "replace 'coworking' by 'coworking -recrutement'? add it with --replace coworking" in refused.output
+    assert (tmp_path / "keywords.txt").read_text() == GROUPED
+    broader = CliRunner().invoke(main, [*args, "keywords", "add", "tiers-lieux OR fablab", "--group", "thèmes"])
+    assert broader.exit_code == 2 and "would match everything 'tiers-lieux' matches" in broader.output
+    assert (tmp_path / "keywords.txt").read_text() == GROUPED
+
+
+def test_overlapping_a_query_of_another_group_is_written_with_a_warning(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/f\n", GROUPED)
+    result = CliRunner().invoke(main, [*args, "keywords", "add", "acme -recrute", "--group", "rh"])
+    assert result.exit_code == 0 and "Warning: " in result.output and "--replace acme" in result.output
+    assert (tmp_path / "keywords.txt").read_text().endswith("[rh]\nacme -recrute\n")
+
+
+def test_replace_puts_the_narrower_query_in_the_others_place_with_its_weight(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/f\n", GROUPED)
+    out = run(args, "keywords", "add", "coworking -recrutement", "--replace", "coworking")
+    assert "Replaced 'coworking' by 'coworking -recrutement'" in out
+    assert (tmp_path / "keywords.txt").read_text() == GROUPED.replace("coworking ^2", "coworking -recrutement ^2")
+
+
+def test_a_query_added_without_group_joins_no_group_and_says_so(tmp_path: Path) -> None:
+    args = write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/f\n", GROUPED)
+    out = run(args, "keywords", "add", "fablab")
+    assert "in no group" in out
+    listed = {q["query"]: q["group"] for q in json.loads(run(args, "keywords", "list", "--json"))}
+    assert listed["fablab"] is None and listed["acme"] == "concurrents"
+    only_groups = "[thèmes]\ntiers-lieux\n"
+    write_config(tmp_path, "feeds:\n  - name: a\n    kind: rss\n    url: https://example.org/f\n", only_groups)
+    run(args, "keywords", "add", "fablab")
+    assert (tmp_path / "keywords.txt").read_text() == "fablab\n\n[thèmes]\ntiers-lieux\n"
+
+
+def test_a_removed_query_leaves_the_digest_summary_and_the_report(archive_db: list[str], tmp_path: Path) -> None:
+    assert "tiers-lieux" in run(archive_db, "digest", "--preview").split("##")[0]
+    run(archive_db, "keywords", "remove", "tiers-lieux")
+    assert "tiers-lieux" not in run(archive_db, "digest", "--preview").split("##")[0]
+    run(archive_db, "report", "--since", "30d", "--out", str(tmp_path / "r"))
+    assert "tiers-lieux" not in (tmp_path / "r" / "report.md").read_text().split("## ", 2)[1]
+
+
+# --- 6. hints that paste ----------------------------------------------------------------------------
+
+
+def installed_watcher(cwd: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    """The `watcher` script of the virtual environment, run as a user runs it after the quick start."""
+    script = Path(sys.executable).parent / "watcher"
+    return subprocess.run([str(script), *command], capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+
+
+def test_hints_write_the_command_as_it_must_be_typed_and_quote_a_name_with_a_space(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = serve(server, "/blog", rss([Entry("Un coworking", "https://blog.example/a")]))
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "keywords.txt").write_text("coworking\n")
+    venv = Path(sys.executable).parent.parent
+    env = {
+        "PATH": "/usr/bin:/bin",  # the quick start leaves .venv/bin off the PATH
+        "HOME": str(tmp_path),
+        "WATCHER_FEEDS": str(tmp_path / "feeds.yaml"),
+        "WATCHER_KEYWORDS": str(tmp_path / "keywords.txt"),
+        "WATCHER_DB": str(tmp_path / "watch.db"),
+    }
+    added = installed_watcher(venv.parent, env, "feeds", "add", "Mon Blog", "--url", url)
+    assert added.returncode == 0, added.stderr
+    hint = added.stdout.split("Try it now: ", 1)[1].strip()
+    assert hint == f"{venv.name}/bin/watcher feeds check 'Mon Blog'"
+    pasted = subprocess.run(["sh", "-c", hint], capture_output=True, text=True, cwd=venv.parent, env=env, timeout=60)
+    assert pasted.returncode == 0 and "1 match" in pasted.stdout, pasted.stdout + pasted.stderr
+    on_path = {**env, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    empty = installed_watcher(tmp_path, on_path, "hits")
+    assert "Run `watcher poll --all`" in empty.stdout
+
+
+# --- 10. smaller things ---------------------------------------------------------------------------
+
+
+def test_check_says_nothing_is_ok_before_everything_is_and_refuses_a_watch_of_no_source(tmp_path: Path) -> None:
+    disabled = "feeds:\n  - name: a\n    kind: rss\n    url: https://e.org/f\n    enabled: false\n"
+    args = write_config(tmp_path, disabled, "x\n")
+    result = CliRunner().invoke(main, [*args, "check"])
+    assert result.exit_code == 2 and "OK" not in result.output and "no enabled source" in result.output
+    bad = "settings:\n  digest: {every: hourly}\nfeeds:\n  - name: a\n    kind: rss\n    url: https://e.org/f\n"
+    write_config(tmp_path, bad, "x\n")
+    result = CliRunner().invoke(main, [*args, "check"])
+    assert result.exit_code == 2 and "OK" not in result.output and "settings.digest.every" in result.output
+
+
+def test_the_first_digest_is_titled_by_the_week_it_covers(archive_db: list[str]) -> None:
+    text = run(archive_db, "digest", "--preview")
+    now = datetime.now(UTC)
+    assert text.splitlines()[0] == "Veille " + dg.window_text("fr", PARIS, now - timedelta(days=7), now)
+
+
+def test_a_preview_just_after_a_send_calls_no_source_silent(server: LoopbackServer, tmp_path: Path) -> None:
+    hook = Hook()
+    server.route("/hook", hook)
+    args = config_with(tmp_path, server, ARCHIVE[:1])
+    run(args, "poll", "--all")
+    run(args, "digest", "--send", env={"WATCHER_NOTIFY": json_url(server, "/hook")})
+    assert "silencieuses" not in run(args, "digest", "--preview")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from watcher.hints import hint
 from watcher.words import count
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class Env:
 def fail(message: str, code: int = 1) -> NoReturn:
     from watcher.terminal import line
 
-    click.echo(f"Error: {line(message)}", err=True)  # it may quote a server or a file
+    click.echo(f"Error: {hint(line(message))}", err=True)  # it may quote a server or a file
     sys.exit(code)
 
 
@@ -142,18 +143,24 @@ def check(env: Env) -> None:
 
     Each problem is reported with its file and line; the exit code is 2 when there is one.
     """
-    config = env.config(secrets=True)
-    enabled = sum(f.enabled for f in config.feeds)
-    click.echo(f"{env.feeds}: {len(config.feeds)} sources ({enabled} enabled): OK")
-    click.echo(f"{env.keywords}: {len(config.queries)} queries: OK")
     from watcher.errors import ConfigError
     from watcher.notify import load_targets
 
-    try:  # the digest, alert and target settings, and the Apprise URLs of WATCHER_NOTIFY
-        count = len(load_targets(config))
-        click.echo(f"notification targets: {count or 'none, digests go to files beside the database'}: OK")
+    config = env.config(secrets=True)
+    try:  # the digest, alert and target settings, and the Apprise URLs of WATCHER_NOTIFY: all before any "OK"
+        targets = len(load_targets(config))
     except ConfigError as exc:
         fail(str(exc), code=2)
+    enabled = sum(f.enabled for f in config.feeds)
+    if not enabled:
+        fail(
+            f"{env.feeds}: no enabled source ({count(len(config.feeds), 'source')}, all disabled or none):"
+            " nothing would be watched; add one with `watcher feeds add NAME --url URL`",
+            code=2,
+        )
+    click.echo(f"{env.feeds}: {count(len(config.feeds), 'source')} ({enabled} enabled): OK")
+    click.echo(f"{env.keywords}: {count(len(config.queries), 'query', 'queries')}: OK")
+    click.echo(f"notification targets: {targets or 'none, digests go to files beside the database'}: OK")
 
 
 @main.command(context_settings=CONTEXT)
@@ -272,7 +279,7 @@ def hits(
 
 def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
     if not rows:
-        click.echo("No hits yet. Run `watcher poll --all`, or check keywords.txt.")
+        click.echo(hint("No hits yet. Run `watcher poll --all`, or check keywords.txt."))
         return
     from watcher.normalise import display_title
     from watcher.score import explain as explain_score

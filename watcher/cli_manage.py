@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli import CONTEXT, MAX_LIMIT, Env, fail, print_hits, since_option
+from watcher.hints import command, hint
 from watcher.terminal import line
 from watcher.triage import STATES
 
@@ -33,8 +34,8 @@ def register(main: click.Group) -> None:
     from watcher.cli_relevance import relevance, suggest
 
     keywords.add_command(suggest)
-    for command in (keywords, feeds, search, relay, export, report, relevance):
-        main.add_command(command)
+    for group in (keywords, feeds, search, relay, export, report, relevance):
+        main.add_command(group)
 
 
 @contextmanager
@@ -95,7 +96,7 @@ def keywords_list(env: Env, as_json: bool) -> None:
         echo_json(rows)
         return
     if not rows:
-        click.echo(f"No query in {env.keywords}. Add one with `watcher keywords add WORDS`.")
+        click.echo(hint(f"No query in {env.keywords}. Add one with `watcher keywords add WORDS`."))
         return
     for r in rows:
         weight = f"  ^{r['weight']:g}" if r["weight"] != 1 else ""
@@ -106,26 +107,38 @@ def keywords_list(env: Env, as_json: bool) -> None:
 
 @keywords.command("add", context_settings=QUERY_CONTEXT)
 @click.argument("query", nargs=-1, required=True)
-@click.option("--group", help="Put it under this [group] of keywords.txt (created if new).")
+@click.option("--group", help="Put it under this [group] of keywords.txt (created if new); default: no group.")
+@click.option("--replace", "replace", metavar="QUERY", help="Replace this query by the new one, in its place.")
 @click.option(
     "--since", default="30d", show_default=True, help="Match the items stored in this recent past against it."
 )
 @click.pass_obj
-def keywords_add(env: Env, query: tuple[str, ...], group: str | None, since: str) -> None:
+def keywords_add(env: Env, query: tuple[str, ...], group: str | None, replace: str | None, since: str) -> None:
     """Add QUERY to keywords.txt, then match the recently stored items against it.
 
     QUERY is written as in keywords.txt (quote it for the shell: '"lieu de vie"', 'coworking
-    -recrutement', 'tiers-lieux ^2'). A query that does not parse, or that repeats one already
-    there, is refused and nothing is written (exit code 2).
+    -recrutement', 'tiers-lieux ^2'). Without --group it belongs to no group. A query that does
+    not parse, repeats one already there, or overlaps one (`coworking -recrutement` beside
+    `coworking`: every hit would count twice) is refused and nothing is written (exit code 2);
+    the message says how to replace the other one (--replace).
     """
     from watcher.backfill import catch_up
     from watcher.keywords_file import add_query
 
     start = since_option(since)
     env.config()  # both files must be valid before one is changed
-    edit = config_errors(lambda: add_query(env.keywords, " ".join(query), group))
-    where = f"line {edit.line}" + (f", group [{edit.group}]" if edit.group else "")
-    click.echo(f"Added {edit.query.text!r} to {env.keywords} ({where}).")
+    edit = config_errors(lambda: add_query(env.keywords, " ".join(query), group, replace))
+    groups = {q.group for q in env.config().queries if q.group}
+    if edit.group:
+        where = f"line {edit.line}, group [{edit.group}]"
+    elif groups:
+        where = f"line {edit.line}, in no group: --group NAME puts a query in one"
+    else:
+        where = f"line {edit.line}"
+    done = f"Replaced {replace!r} by {edit.query.text!r}" if replace else f"Added {edit.query.text!r}"
+    click.echo(f"{done} in {env.keywords} ({where}).")
+    if edit.warning:
+        click.echo(f"Warning: {edit.warning}", err=True)
     config = env.config()
     added = [q for q in config.queries if q.line == edit.line]
     with env.store() as store:
@@ -302,7 +315,7 @@ def feeds_add(
     }
     spec = config_errors(lambda: add_feed(env.feeds, entry))
     click.echo(f"Added the source {spec.name!r} ({spec.kind}, every {_duration(spec.interval)}) to {env.feeds}.")
-    click.echo(f"Try it now: watcher feeds check {spec.name}")
+    click.echo(f"Try it now: {command('feeds', 'check', spec.name)}")
 
 
 @feeds.command("remove", context_settings=CONTEXT)
@@ -457,7 +470,7 @@ def _report_triage(outcome: Any, done_word: str, target: str) -> None:
     for hit_id, why in outcome.refused:
         click.echo(f"#{hit_id}: not {target}: {why}.", err=True)
     for hit_id in outcome.unknown:
-        click.echo(f"#{hit_id}: no such hit (see `watcher hits` for the ids).", err=True)
+        click.echo(hint(f"#{hit_id}: no such hit (see `watcher hits` for the ids)."), err=True)
 
 
 def _triage(env: Env, flat: list[int], target: str, done_word: str) -> None:
@@ -519,7 +532,7 @@ def relay_undo(env: Env, ids: list[int]) -> None:
     for hit_id, why in outcome.refused:
         click.echo(f"#{hit_id}: not undone: {why}.", err=True)
     for hit_id in outcome.unknown:
-        click.echo(f"#{hit_id}: no such hit (see `watcher hits` for the ids).", err=True)
+        click.echo(hint(f"#{hit_id}: no such hit (see `watcher hits` for the ids)."), err=True)
     if not outcome.ok:
         sys.exit(1)
 
@@ -543,7 +556,7 @@ def relay_list(env: Env, states: tuple[str, ...], as_json: bool) -> None:
             row.pop("text", None)
         echo_json(rows)
     elif not rows:
-        click.echo("No hit picked yet: pick some with `watcher relay pick ID`.")
+        click.echo(hint("No hit picked yet: pick some with `watcher relay pick ID`."))
     else:
         print_hits(rows, explain=False)
 

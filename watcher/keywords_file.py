@@ -29,6 +29,7 @@ class Edit:
     query: Query
     line: int
     group: str | None
+    warning: str | None = None  # written, but it overlaps a query of another group
 
 
 def read_queries(path: Path) -> tuple[Query, ...]:
@@ -59,8 +60,10 @@ def add_query(path: Path, line: str, group: str | None = None, replace: str | No
     before the first `[group]` line, never silently into the last group. With `replace`, the
     query it names is replaced by the new one in place (its line, its group, its weight unless
     the new one has its own). Raises ConfigError (nothing written) on a query that does not
-    parse, repeats one, or overlaps one: a query that another covers (every item it matches,
-    the other matches too) would only count its hits twice; the message says how to replace it.
+    parse, repeats one, or overlaps one of the same group: a query that another covers (every
+    item it matches, the other matches too) would only count its hits twice; the message says
+    how to replace it. A query put in a group may overlap a query of another group (each group
+    has its share of voice): it is written, and the overlap returned as the Edit's warning.
     FileWriteError when the file cannot be written.
     """
     with editing(path):  # two edits at once would each write over the other's
@@ -79,11 +82,16 @@ def _add_query(path: Path, line: str, group: str | None, replace: str | None) ->
             raise ConfigError(
                 path, q.line, f"{new.text!r} is already watched as {q.text!r} (the same query after normalisation)"
             )
+    warning = None
+    wanted_group = group.strip() if group is not None else replaced.group if replaced is not None else None
     for q in others:
         overlap = _overlap(q, new)
         if overlap:
             fix = f"replace {q.text!r} by {new.text!r}? add it with --replace {_quoted(q.text)}"
-            raise ConfigError(path, q.line, f"{overlap}: {fix}")
+            if wanted_group is None or q.group == wanted_group:
+                raise ConfigError(path, q.line, f"{overlap}: {fix}")
+            # into a group of its own it may be wanted (share of voice): written, with the warning
+            warning = f"{path}:{q.line}: {overlap}; {fix}"
     newline = "\r\n" if "\r\n" in original else "\n"
     lines = original.splitlines()
     entry = line.strip()
@@ -120,7 +128,7 @@ def _add_query(path: Path, line: str, group: str | None, replace: str | None) ->
     updated = parse_keywords(text, str(path))  # the whole file must still be valid
     query = next(q for q in updated if q.line == at)
     atomic_write_text(path, text)
-    return Edit(query, at, query.group)
+    return Edit(query, at, query.group, warning)
 
 
 def _ungrouped_place(lines: list[str]) -> int | None:

@@ -72,7 +72,10 @@ def collect(store: Store, config: Config, start: datetime, end: datetime, title:
     """Everything the report shows, read from the store for [start, end)."""
     weeks = _mondays(start, end)
     per_query: dict[str, list[int]] = defaultdict(lambda: [0] * len(weeks))
+    watched = {q.text for q in config.queries}  # a query removed from keywords.txt leaves the report
     for query, day, n in store.keyword_weeks(start, end):
+        if query not in watched:
+            continue
         index = (_monday(date.fromisoformat(day)) - weeks[0]).days // 7
         if 0 <= index < len(weeks):
             per_query[query][index] += n

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.errors import ConfigError
+from watcher.hints import hint
 from watcher.store import Store, iso, parse_iso
 from watcher.terminal import line as one_line
 from watcher.types import Config
@@ -152,7 +153,7 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
             state += f"; catching up on {n} search{'es' if n > 1 else ''} (a burst beyond the page limit)"
         upcoming = relative(s["next_poll"], now) if s["next_poll"] else "-"
         if s["overdue"]:
-            upcoming += " (overdue: is `watcher run` running?)"
+            upcoming += hint(" (overdue: is `watcher run` running?)")
         table.append((s["name"], relative(s["last_success"], now), upcoming, state))
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
