@@ -95,7 +95,7 @@ def test_an_atom_date_utc_cannot_hold_is_stored_as_unknown(server: LoopbackServe
     setup(tmp_path, server)
     poll = cli(tmp_path, "poll", "--all")
     assert poll.returncode == 0, poll.stderr
-    assert "1 new hits" in poll.stdout
+    assert "1 new hit" in poll.stdout
     [hit] = stored(tmp_path)
     assert unknown_date(hit)
 

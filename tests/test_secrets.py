@@ -49,7 +49,7 @@ def test_no_secret_appears_in_any_output_log_or_file_of_a_whole_session(server: 
     mail = f"mailtos://veille:{MAIL_PASSWORD}@127.0.0.1:{free_port()}?from=veille@example.org&to=cm@example.org"
     notify_env = f"{hook} {mail}"
 
-    settings = "settings:\n  credentials_file: credentials.env\n  digest: {max_age: 36500d}\n"
+    settings = "settings:\n  credentials_file: credentials.env\n  digest: {max_age: 3650d}\n"
     feeds = mixed_feeds(server).replace("settings:\n", settings)
     (tmp_path / "feeds.yaml").write_text(feeds)
     (tmp_path / "keywords.txt").write_text("coworking\ntiers-lieux\n")
