@@ -39,7 +39,8 @@ def race(tmp_path: Path, manual: bool) -> list[tuple[str, str]]:
     db = tmp_path / "data" / "watch.db"
     with Store(db) as store:
         for week in range(ROUNDS):  # a hit in every window, so a manual digest always has something new
-            store_hits(store, [make_hit(config, week, 50, key=f"k{week}")], WED + week * WEEK)
+            found = WED + week * WEEK  # published when found: news, not a source's archive
+            store_hits(store, [make_hit(config, week, 50, key=f"k{week}", published=found)], found)
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(PROCESSES)
     workers = [context.Process(target=_race, args=(db, config, barrier, manual)) for _ in range(PROCESSES)]
