@@ -405,3 +405,10 @@ def test_a_preview_just_after_a_send_calls_no_source_silent(server: LoopbackServ
     run(args, "poll", "--all")
     run(args, "digest", "--send", env={"WATCHER_NOTIFY": json_url(server, "/hook")})
     assert "silencieuses" not in run(args, "digest", "--preview")
+
+
+def test_check_names_the_line_of_a_bad_max_age(tmp_path: Path) -> None:
+    feeds = "settings:\n  digest:\n    max_age: soon\nfeeds:\n  - name: a\n    kind: rss\n    url: https://e.org/f\n"
+    args = write_config(tmp_path, feeds, "x\n")
+    result = CliRunner().invoke(main, [*args, "check"])
+    assert result.exit_code == 2 and "feeds.yaml:3: settings.digest.max_age: not a duration" in result.output

@@ -358,7 +358,7 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
 # The keys of each section of `settings` that a later stage reads (notify, schedule, export):
 # any other key is a typo, refused with a suggestion. A stage that reads a new key adds it here.
 SECTION_KEYS: dict[str, frozenset[str]] = {
-    "digest": frozenset({"every", "day", "time", "max_items", "tag"}),
+    "digest": frozenset({"every", "day", "time", "max_items", "tag", "max_age"}),
     "alerts": frozenset({"enabled", "min_score", "max_per_hour", "tag"}),
     "notify": frozenset({"config"}),
     "export": frozenset({"network", "max_length", "link_length", "hours", "gap", "lead"}),
@@ -403,6 +403,12 @@ def _check_sections(doc: _Doc, node: yaml.Node | None, extra: Mapping[str, Any],
     max_items = digest.get("max_items", 1)
     if not isinstance(max_items, int) or isinstance(max_items, bool) or not 1 <= max_items <= MAX_DIGEST_ITEMS:
         problems.append(("digest", f"settings.digest.max_items must be a whole number from 1 to {MAX_DIGEST_ITEMS}"))
+    if "max_age" in digest:  # news: found within this of its publication (notify.NotifySettings.news_age)
+        try:
+            if parse_duration(digest["max_age"]) < 3600:
+                problems.append(("digest", "settings.digest.max_age must be at least 1h (e.g. 7d)"))
+        except ValueError as exc:
+            problems.append(("digest", f"settings.digest.max_age: {exc}"))
     enabled = alerts.get("enabled", True)
     if not isinstance(enabled, bool):
         problems.append(("alerts", "settings.alerts.enabled must be true or false"))
