@@ -208,7 +208,12 @@ def mailed(server: LoopbackServer, tmp_path: Path, smtp: tuple[Mailbox, int]) ->
     entries = [
         Entry("Un coworking ouvre à Sceaux", LONG_LINK, body="Ouvert ce matin.", hours_ago=2),
         Entry("Tiers-lieux en fête", "https://news.example/fete", body="La fête.", hours_ago=3),
-        Entry("Le coworking des champs", "https://news.example/champs", body="Aux champs.", hours_ago=4),
+        Entry(
+            "Le coworking des champs ouvre ses portes aux habitants du village",
+            "https://news.example/champs",
+            body="Un nouvel espace de travail partagé à la campagne.",
+            hours_ago=4,
+        ),
     ]
     args = config_with(tmp_path, server, entries, "  digest: {max_items: 2}\n")
     run(args, "poll", "--all")

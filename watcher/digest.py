@@ -885,7 +885,7 @@ def render_alert(
     else:
         body = _text_entry(entry, d)
     title = title or labels(language)["title"]
-    title = md_escape(title) if fmt == "markdown" else _MENTION.sub("@\u200b", title)
+    title = md_escape(title) if fmt == "markdown" else defuse_mentions(title)
     return title, body
 
 
