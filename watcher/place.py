@@ -30,6 +30,7 @@ DATA = Path(__file__).parent / "data" / "communes.json.gz"
 COMMUNE_POINTS = 10.0
 NEIGHBOUR_POINTS = 6.0
 DEPARTEMENT_POINTS = 3.0
+TEXT_CHARS = 3000  # the start of the text is read, as the learned part reads it
 NAME = "place"  # the score component (types.ScoreComponent): "place" in score_breakdown
 NAME_FACT = "name:"  # its fact "_place_name:Antony" (1.0) names what was found
 
@@ -97,6 +98,9 @@ class Finder:
     names: Mapping[tuple[str, ...], tuple[float, str]]  # words -> (points, name as written)
     longest: int
     firsts: frozenset[str]
+    # the first words as written and folded, looked for in the case-folded text: most items name
+    # no place, and a few substring searches tell them apart before any word is cut
+    quick: tuple[str, ...]
 
 
 def finder(place: Place) -> Finder:
@@ -109,12 +113,22 @@ def finder(place: Place) -> Finder:
         key = _key(name)
         if key and names.get(key, (0.0, ""))[0] < points:
             names[key] = (points, name)
-    return Finder(names, max((len(k) for k in names), default=0), frozenset(k[0] for k in names))
+    firsts = frozenset(k[0] for k in names)
+    variants = set(firsts)
+    for _, name in names.values():
+        for w in re.findall(r"[^\W\d_]+", name):
+            if set(words(fold(w))) & firsts:
+                variants.add(w.casefold())  # "châtillon" beside "chatillon"
+    return Finder(names, max((len(k) for k in names), default=0), firsts, tuple(sorted(variants)))
 
 
 def part(f: Finder, title: str, text: str) -> tuple[float, str] | None:
     """(points, name) of the best-placed name the item holds, or None."""
-    ws = words(f"{title} {text}")
+    joined = f"{title} {text[:TEXT_CHARS]}"
+    lowered = joined.casefold()
+    if not any(v in lowered for v in f.quick):
+        return None
+    ws = words(joined)
     best: tuple[float, str] | None = None
     firsts = f.firsts
     for i, w in enumerate(ws):
