@@ -104,7 +104,8 @@ def test_poll_json_then_hits_json_follow_the_contract(server: LoopbackServer, tm
     assert hit["published"].endswith("Z")
 
     result = CliRunner().invoke(main, [*args, "hits", "--explain"])
-    assert "why: " in result.output and "title" in result.output
+    # in the digest's language (settings.language, French by default)
+    assert "pourquoi : " in result.output and "titre" in result.output
 
     result = CliRunner().invoke(main, [*args, "hits", "--csv"])
     assert result.output.splitlines()[0].startswith("id,score,published,title")

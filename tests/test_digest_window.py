@@ -28,7 +28,10 @@ def _reference(store: Store, config: Config, start: object, end: object, max_ite
         ]
         for cluster, items in store.cluster_outlets(clusters).items()
     }
-    groups, omitted = dg.choose(hits, [q.text for q in config.queries], max_items, outlets)
+    weights = {q.text: q.weight for q in config.queries}
+    groups, omitted = dg.choose(
+        hits, [q.text for q in config.queries], max_items, outlets, weights=weights, counts=store.query_counts()
+    )
     return groups, omitted, len(hits)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.feedgen import Entry, rss
 from tests.loopback import LoopbackServer, Response
+from watcher.cli import main
 from watcher.config import parse_feeds, parse_keywords
 from watcher.errors import ConfigError
 from watcher.fetch import Fetcher
@@ -118,3 +121,29 @@ def test_a_bad_languages_setting_is_a_clear_error_naming_its_line(settings: str,
     with pytest.raises(ConfigError) as caught:
         make_config(feed("https://example.org/feed"), settings)
     assert problem in str(caught.value) and "feeds.yaml:3" in str(caught.value)
+
+
+def test_the_commands_say_why_an_item_was_left_out(server: LoopbackServer, tmp_path: Path) -> None:
+    server.route("/feed", Response(200, RSS, rss([FRENCH, ENGLISH])))
+    (tmp_path / "feeds.yaml").write_text(
+        f"settings:\n  language: fr\n  timeout: 5\nfeeds:\n{feed(server.url('/feed'))}", encoding="utf-8"
+    )
+    (tmp_path / "keywords.txt").write_text("coworking\n", encoding="utf-8")
+    args = ["--feeds", str(tmp_path / "feeds.yaml"), "--keywords", str(tmp_path / "keywords.txt")]
+    args += ["--db", str(tmp_path / "watch.db")]
+
+    def run(*command: str) -> str:
+        result = CliRunner().invoke(main, [*args, *command])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("poll", "--all")
+    explained = run("hits", "--explain")
+    assert "pourquoi : trouvé dans le titre (+40)" in explained
+    assert "1 élément(s) trouvé(s), écarté(s) pour leur langue : langue : en (1)" in explained
+    tested = run("keywords", "test", "coworking")
+    assert "(left out: langue : en)" in tested and ENGLISH.title in tested
+    checked = run("feeds", "check", "news")
+    assert f"{ENGLISH.title}  (coworking): left out, langue : en" in checked
+    [hit] = json.loads(run("hits", "--json"))
+    assert hit["language"] == "fr" and hit["related"] is False

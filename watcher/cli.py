@@ -265,6 +265,7 @@ def hits(
         rows = store.hits(
             since=start, keyword=keyword, source=source, min_score=min_score, limit=limit, states=states or None
         )
+        left_out = store.left_out_languages(start) if explain and not (as_json or as_csv) else {}
     if as_json:
         for row in rows:
             row.pop("text", None)
@@ -274,10 +275,32 @@ def hits(
 
         write_csv(rows, sys.stdout)
     else:
-        print_hits(rows, explain)
+        language = _language(env) if explain else "en"
+        print_hits(rows, explain, language)
+        if left_out:
+            from watcher.language import label
+
+            fr = language.startswith("fr")
+            each = ", ".join(f"{label(lang, fr)} ({n})" for lang, n in sorted(left_out.items()))
+            total = sum(left_out.values())
+            if fr:
+                click.echo(f"{total} élément(s) trouvé(s), écarté(s) pour leur langue : {each} (settings.languages)")
+            else:
+                click.echo(f"{total} item(s) matched but left out for their language: {each} (settings.languages)")
 
 
-def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
+def _language(env: Env) -> str:
+    """settings.language, for the words of --explain; English when the configuration cannot be read."""
+    from watcher.config import load_config
+    from watcher.errors import ConfigError
+
+    try:
+        return load_config(env.feeds, env.keywords).settings.language
+    except (ConfigError, OSError):
+        return "en"
+
+
+def print_hits(rows: list[dict[str, Any]], explain: bool, language: str = "en") -> None:
     if not rows:
         click.echo(hint("No hits yet. Run `watcher poll --all`, or check keywords.txt."))
         return
@@ -298,7 +321,8 @@ def print_hits(rows: list[dict[str, Any]], explain: bool) -> None:
             click.echo(f"      story #{row['cluster']}")
 
         if explain:
-            click.echo(f"      why: {explain_score(row['score_breakdown'])}")
+            word = "pourquoi :" if language.startswith("fr") else "why:"
+            click.echo(f"      {word} {explain_score(row['score_breakdown'], language)}")
     click.echo(f"{count(len(rows), 'hit')}.")
 
 

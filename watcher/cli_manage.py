@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -196,7 +196,17 @@ def keywords_test(env: Env, query: tuple[str, ...], since: str, limit: int, as_j
     with progress(len(rows), "Matching stored items") as bar:
         found = find_matches(rows, [wanted], every, source_weights(config), bar)
     found.sort(key=lambda f: (-f.score, f.row["published"]))
-    if as_json:
+    from watcher.language import label, reads
+
+    read = {f.name: f.languages for f in config.feeds}
+    fr = config.settings.language.startswith("fr")
+
+    def left_out(row: Mapping[str, Any]) -> str | None:
+        """Why a stored item that the query matches is no hit: its language, read by none of its sources."""
+        if any(reads(read.get(s), row["language"]) for s in row["sources"]):
+            return None
+        return label(row["language"], fr)
+
         echo_json(
             [
                 {
@@ -208,6 +218,7 @@ def keywords_test(env: Env, query: tuple[str, ...], since: str, limit: int, as_j
                     "score": f.score,
                     "in_title": any(m.in_title for m in f.matches),
                     "already_hit": f.row["score"] > 0,
+                    "left_out": left_out(f.row),
                 }
                 for f in found[:limit]
             ]
@@ -218,7 +229,9 @@ def keywords_test(env: Env, query: tuple[str, ...], since: str, limit: int, as_j
     for f in found[:limit]:
         where = "title" if any(m.in_title for m in f.matches) else "text"
         title = line(display_title(f.row["title"], f.row["text"]))
-        click.echo(f"[{f.score:>3}] {f.row['published'][:10]}  {click.style(title, bold=True)}  (in the {where})")
+        why = left_out(f.row)
+        note = f"  (left out: {why})" if why else ""
+        click.echo(f"[{f.score:>3}] {f.row['published'][:10]}  {click.style(title, bold=True)}  (in the {where}){note}")
         click.echo(f"      {line(f.row['url'])}  ·  {', '.join(f.row['sources'])}")
     more = f" (showing {limit})" if len(found) > limit else ""
     click.echo(f"{wanted.text!r} matches {len(found)} of the {len(rows)} items stored in the last {since}{more}.")
@@ -340,6 +353,7 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
     Exit code 1 when the source cannot be read.
     """
     from watcher.fetch import fetcher_for
+    from watcher.language import label
     from watcher.match import compile_queries
     from watcher.normalise import display_title
     from watcher.poll import fetch_source
@@ -358,7 +372,9 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
         click.echo(f"Fetching {spec.url or spec.name}…", err=True)
     with fetcher_for(settings) as fetcher:
         result = fetch_source(spec, None, config, fetcher, now)
-    scored = score_items(compile_queries(config.queries), result.items, spec.weight, now)
+    scored = score_items(compile_queries(config.queries), result.items, spec.weight, now, spec.languages)
+    fr = config.settings.language.startswith("fr")
+    held = [h for h in scored if h.held_back]
     hits = sorted((h for h in scored if h.score > 0), key=lambda h: -h.score)
     if as_json:
         echo_json(
@@ -371,6 +387,15 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
                     {"title": h.item.title, "url": h.item.url, "score": h.score, "keywords": list(h.keywords)}
                     for h in hits
                 ],
+                "left_out": [
+                    {
+                        "title": h.item.title,
+                        "url": h.item.url,
+                        "keywords": [m.query.text for m in h.held_back],
+                        "why": label(h.item.language, fr),
+                    }
+                    for h in held
+                ],
             }
         )
     elif result.status == "error":
@@ -381,7 +406,11 @@ def feeds_check(env: Env, source: str, as_json: bool) -> None:
             title = line(display_title(h.item.title, h.item.text))
             click.echo(f"[{h.score:>3}] {click.style(title, bold=True)}  ({', '.join(h.keywords)})")
             click.echo(f"      {line(h.item.url)}")
-        unmatched = [h.item for h in scored if h.score == 0][:5]
+        for h in held:
+            title = line(display_title(h.item.title, h.item.text))
+            keywords = ", ".join(m.query.text for m in h.held_back)
+            click.echo(f"[ - ] {title}  ({keywords}): left out, {label(h.item.language, fr)}")
+        unmatched = [h.item for h in scored if h.score == 0 and not h.held_back][:5]
         if unmatched:
             click.echo("Some items that match no query:")
             for item in unmatched:

@@ -29,6 +29,11 @@ ALERT_TITLE_CHARS = 150  # an alert's subject: the headline, cut at a word beyon
 SPIKE_FACTOR = 2.0  # a keyword spiked when it has at least twice its usual count...
 SPIKE_MIN = 3  # ...and at least this many hits
 PREVIOUS_WINDOWS = 4  # the summary compares with the average of this many previous windows
+# A story whose theme component (theme.py) is at most this is off the watch's theme: not listed,
+# only counted, with the command that shows it. -15 is an item sharing next to nothing with it.
+OFF_THEME_FLOOR = -15.0
+RELATED_GROUP = ""  # the group of the stories shown for being close to the theme, matching no query
+RELATED_MAX = 5  # at most this many of them: a small section
 
 LABELS: dict[str, dict[str, str]] = {
     "fr": {
@@ -82,6 +87,10 @@ LABELS: dict[str, dict[str, str]] = {
         "weight_part": "poids",
         "feedback_part": "comme vos choix",
         "place_part": "local",
+        "theme_part": "proche du thème",
+        "related_part": "proche de votre veille",
+        "related": "Proches de votre veille",
+        "below": "{n} résultat{s} hors thème non listé{s} : `watcher hits --since {days}d --explain`",
     },
     "en": {
         "title": "Watch digest",
@@ -132,6 +141,10 @@ LABELS: dict[str, dict[str, str]] = {
         "weight_part": "weight",
         "feedback_part": "like your picks",
         "place_part": "local",
+        "theme_part": "close to the theme",
+        "related_part": "close to your watch",
+        "related": "Close to your watch",
+        "below": "{n} off-theme hit{s} not listed: `watcher hits --since {days}d --explain`",
     },
 }
 
@@ -239,6 +252,7 @@ class Digest:
     def year(self) -> int:
         """The digest's current year (local): dates of other years show theirs."""
         return self.end.astimezone(self.tz).year
+    below: int = 0  # stories off the theme (OFF_THEME_FLOOR), counted, not listed
 
     @property
     def entries(self) -> list[Entry]:
@@ -338,16 +352,24 @@ def choose(
     max_items: int = DEFAULT_MAX_ITEMS,
     outlets: Mapping[int, Sequence[str]] | None = None,
     stories_total: int | None = None,
+    weights: Mapping[str, float] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> tuple[tuple[tuple[str, tuple[Entry, ...]], ...], int]:
     """Group the best stories by keyword: (groups, stories left out).
 
     A story told by several outlets (one cluster) is one entry, its best-scoring hit, with the
-    others' names as "also in". Each story sits under the first of its keywords in the order of
-    keywords.txt; groups come best first, entries highest score first. `hits` may be only the
-    hits of the best stories (every hit of each of them), with `stories_total` the number of
-    stories in the whole window, so a long window is never loaded whole.
+    others' names as "also in". Each story sits under its most specific keyword: the heaviest
+    (`weights`, by query text), then the rarest (`counts`: hits per query), then the first in
+    keywords.txt; a coworking story belongs under "coworking", not "innovation". Stories that
+    match no keyword but are close to the theme (related) make a group of their own,
+    RELATED_GROUP, last, of at most RELATED_MAX. Groups come best first, entries highest score
+    first. `hits` may be only the hits of the best stories (every hit of each of them), with
+    `stories_total` the number of stories in the whole window, so a long window is never loaded
+    whole.
     """
     order = {k: i for i, k in enumerate(keywords)}
+    weight = weights or {}
+    count = counts or {}
     ranked = sorted(hits, key=lambda h: (-h.score, -h.published.timestamp(), h.id))
     stories: list[Entry] = []
     by_cluster: dict[int, int] = {}
@@ -366,13 +388,37 @@ def choose(
         names = tuple(dict.fromkeys(n for n in also[i] if n and n != own))
         entries.append(replace(story, also=names))
     total = len(entries) if stories_total is None else max(stories_total, len(entries))
-    shown, omitted = entries[:max_items], max(0, total - max_items)
+    shown: list[Entry] = []
+    related = 0
+    for entry in entries:
+        if len(shown) >= max_items:
+            break
+        if not entry.hit.keywords:
+            if related >= RELATED_MAX:
+                continue
+            related += 1
+        shown.append(entry)
+    omitted = max(0, total - len(shown))
     groups: dict[str, list[Entry]] = {}
     for entry in shown:
-        keys = sorted(entry.hit.keywords or ("?",), key=lambda k: (order.get(k, len(order)), k))
+        if not entry.hit.keywords:
+            groups.setdefault(RELATED_GROUP, []).append(entry)
+            continue
+        keys = sorted(
+            entry.hit.keywords,
+            key=lambda k: (-weight.get(k, 1.0), count.get(k, 0), order.get(k, len(order)), k),
+        )
         groups.setdefault(keys[0], []).append(entry)
-    ordered = sorted(groups.items(), key=lambda kv: (-kv[1][0].hit.score, order.get(kv[0], len(order))))
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: (kv[0] == RELATED_GROUP, -kv[1][0].hit.score, order.get(kv[0], len(order))),
+    )
     return tuple((k, tuple(v)) for k, v in ordered), omitted
+
+
+def group_title(keyword: str, language: str) -> str:
+    """A group's heading: its keyword, or "Proches de votre veille" for the related stories."""
+    return labels(language)["related"] if keyword == RELATED_GROUP else keyword
 
 
 def _outlet(hit: DigestHit) -> str:
@@ -464,7 +510,7 @@ def why(hit: DigestHit, language: str) -> str:
         key=lambda kv: -kv[1],
     )[:3]
     shown = [lab.get(f"{k}_part", k) + f" +{v:g}" for k, v in parts]
-    return " · ".join([", ".join(hit.keywords), *shown])
+    return " · ".join([", ".join(hit.keywords) or lab["related_part"], *shown])
 
 
 def _change_text(t: KeywordTrend, language: str) -> str:
@@ -651,7 +697,7 @@ def render_html(d: Digest) -> str:
         out.append('<tr><td style="padding:14px 20px 0;">')
         out.append(
             f'<h2 style="margin:0 0 10px;padding-bottom:4px;font-size:17px;color:#111827;'
-            f'border-bottom:2px solid {_ACCENT};word-break:break-word;">{_e(keyword)} '
+            f'border-bottom:2px solid {_ACCENT};word-break:break-word;">{_e(group_title(keyword, d.language))} '
             f'<span style="font-weight:400;color:{_MUTED};font-size:14px;">({len(entries)})</span></h2>'
         )
         out.extend(_html_entry(e, d) for e in entries)
@@ -661,6 +707,8 @@ def render_html(d: Digest) -> str:
         if d.more_url:
             more += f' <a href="{_e(d.more_url)}" style="color:{_ACCENT};">{_e(lab["more_link"])}</a>'
         out.append(f'<tr><td style="padding:0 20px 8px;font-size:13px;color:{_MUTED};">{more}</td></tr>')
+    if below := below_line(d):
+        out.append(f'<tr><td style="padding:0 20px 8px;font-size:13px;color:{_MUTED};">{_e(below)}</td></tr>')
     if d.sources:
         out.append('<tr><td style="padding:12px 20px 4px;">')
         out.append(f'<h2 style="margin:0 0 6px;font-size:17px;color:#111827;">{_e(lab["sources"])}</h2>')
@@ -732,12 +780,14 @@ def render_markdown(d: Digest, limit: int | None = None, attached: bool = False)
             out.append(f"- {md_escape(t.keyword)}{sep}{t.count}" + (f" ({change})" if change else "") + mark)
     groups, shown = _cut(d, limit)
     for keyword, entries, _size in groups:
-        out.append(f"\n**{md_escape(keyword)}**")
+        out.append(f"\n**{md_escape(group_title(keyword, d.language))}**")
         out += [_md_entry(entry, d) for entry in entries]
     if not d.groups:
         out.append("\n" + lab["nothing"])
     if more := _more_line(d, shown, attached):
         out.append("\n" + more)
+    if below := below_line(d):
+        out.append("\n" + below)
     if d.sources:
         out.append(f"\n**{lab['sources']}**")
         for s in d.sources:
@@ -759,6 +809,14 @@ def _cut(d: Digest, limit: int | None) -> tuple[list[tuple[str, tuple[Entry, ...
         groups.append((keyword, taken, len(entries)))
         shown += len(taken)
     return groups, shown
+
+
+def below_line(d: Digest) -> str | None:
+    """How many stories were left out for being off the theme, and the command that shows them."""
+    if not d.below:
+        return None
+    days = max(1, round((d.end - d.start).total_seconds() / 86400))
+    return str(labels(d.language)["below"]).format(n=d.below, s="" if d.below == 1 else "s", days=days)
 
 
 def _more_line(d: Digest, shown: int, attached: bool) -> str | None:
@@ -818,12 +876,14 @@ def render_text(d: Digest, limit: int | None = None, attached: bool = False) -> 
             out.append(f"  {t.keyword:<{width}}  {t.count:>4}  {change}{mark}".rstrip())
     groups, shown = _cut(d, limit)
     for keyword, entries, size in groups:
-        out.append(f"\n## {keyword} ({size})\n")
+        out.append(f"\n## {group_title(keyword, d.language)} ({size})\n")
         out += [_text_entry(entry, d) + "\n" for entry in entries]
     if not d.groups:
         out.append("\n" + lab["nothing"])
     if more := _more_line(d, shown, attached):
         out.append(more)
+    if below := below_line(d):
+        out.append(below)
     if d.sources:
         out.append(f"\n{lab['sources']}")
         for s in d.sources:

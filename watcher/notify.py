@@ -397,7 +397,11 @@ def build_digest(
     ns = notify_settings(config)
     age = ns.news_age
     total, stories = store.digest_size(start, end, target=target, max_age=age)
-    rows = store.digest_best(start, end, ns.max_items, target=target, max_age=age) if total else []
+    floor = dg.OFF_THEME_FLOOR
+    rows = (
+        store.digest_best(start, end, ns.max_items, target=target, max_age=age, theme_floor=floor) if total else []
+    )
+    below = store.digest_below(start, end, floor, target=target, max_age=age) if total else 0
     hits = [dg.hit_from_row(r) for r in rows]
     in_digest = {h.id for h in hits}  # every hit of the window in the clusters shown
     clusters = sorted({h.cluster for h in hits if h.cluster is not None})
@@ -410,7 +414,16 @@ def build_digest(
         for cluster, items in store.cluster_outlets(clusters).items()
     }
     keywords = [q.text for q in config.queries]
-    groups, omitted = dg.choose(hits, keywords, ns.max_items, outlets, stories_total=stories)
+    weights = {q.text: q.weight for q in config.queries}
+    groups, omitted = dg.choose(
+        hits,
+        keywords,
+        ns.max_items,
+        outlets,
+        stories_total=stories - below,
+        weights=weights,
+        counts=store.query_counts(),
+    )
     period = ns.slot.period
     history = _windows_before(start, period, store.first_seen(hits_only=False))
     scale = (end - start) / period
@@ -444,6 +457,7 @@ def build_digest(
         actions=_action_links(store, config, [e.hit.id for _, entries in groups for e in entries], end),
         archived=store.archive_count(start, end, age),
         more_url=more_url(config),
+        below=below,
     )
     return d, total
 

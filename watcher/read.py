@@ -78,7 +78,8 @@ def score_items(
             item = replace(item, language=found)
         matches = tuple(matcher.match(item.title, item.text))
         if matches and not reads(languages, found):
-            hits.append(Hit(item, (), 0, {}, held_back=matches))
+            # why it is no hit, kept with it: `watcher hits --explain` counts these
+            hits.append(Hit(item, (), 0, {"_left_out_language": 1.0}, held_back=matches))
         elif matches:
             value, breakdown = score(item, matches, source_weight=source_weight, now=now)
             hits.append(Hit(item, matches, value, breakdown, cluster_keys(item.title) if value > 0 else None))

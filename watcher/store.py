@@ -562,7 +562,7 @@ class Store:
                 int(item.no_reuse),
                 item.global_id,
                 hit.score,
-                json.dumps(hit.breakdown) if hit.matches else None,
+                json.dumps(hit.breakdown) if hit.matches or hit.breakdown else None,
                 json.dumps(list(hit.keywords)) if hit.matches else "[]",
             ]
             fresh = _Stored(item_id, hit.score, list(hit.keywords))
@@ -950,6 +950,15 @@ class Store:
 
     # --- relevance: the models learned from the store, and the scores they change -------------------
 
+    def left_out_languages(self, since: datetime | None) -> dict[str, int]:
+        """Items that matched a query but were left out for their language, per language."""
+        sql = (
+            "SELECT language, count(*) FROM items WHERE score = 0 AND breakdown IS NOT NULL"
+            " AND json_extract(breakdown, '$._left_out_language') IS NOT NULL AND first_seen >= ? GROUP BY language"
+        )
+        rows = self.db.execute(sql, (iso(since) if since else "",)).fetchall()
+        return {str(lang): int(n) for lang, n in rows}
+
     def theme_documents(self, limit: int) -> list[dict[str, Any]]:
         """The latest `limit` items (hit or not): id, title, text, score, state, keywords (a list)."""
         sql = "SELECT id, title, text, score, state, keywords FROM items ORDER BY id DESC LIMIT ?"
@@ -1138,6 +1147,28 @@ class Store:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def digest_below(
+        self,
+        start: datetime | None,
+        end: datetime,
+        theme_floor: float,
+        *,
+        target: str | None = None,
+        max_age: timedelta | None = None,
+    ) -> int:
+        """Stories of the selection of digest_hits whose every hit is off the theme (at most `theme_floor`)."""
+        where, params = self._digest_where(start, end, target, max_age)
+        params["theme_floor"] = theme_floor
+        on = "coalesce(json_extract(i.breakdown, '$.theme'), 0) > :theme_floor"
+        row = self.db.execute(
+            f"SELECT count(DISTINCT coalesce(items.cluster, -items.id)) FROM items WHERE {where}"
+            f" AND coalesce(json_extract(items.breakdown, '$.theme'), 0) <= :theme_floor"
+            f" AND (items.cluster IS NULL OR NOT EXISTS"
+            f" (SELECT 1 FROM items AS i WHERE i.cluster = items.cluster AND i.score > 0 AND {on}))",
+            params,
+        ).fetchone()
+        return int(row[0])
+
     def digest_best(
         self,
         start: datetime | None,
@@ -1146,6 +1177,7 @@ class Store:
         *,
         target: str | None = None,
         max_age: timedelta | None = None,
+        theme_floor: float | None = None,
     ) -> list[dict[str, Any]]:
         """The hits of the `limit` best stories of the selection of digest_hits, in its row shape.
 
@@ -1155,6 +1187,9 @@ class Store:
         """
         where, params = self._digest_where(start, end, target, max_age)
         params["limit"] = limit
+        if theme_floor is not None:  # off the theme: counted (digest_below), not listed
+            where += " AND coalesce(json_extract(items.breakdown, '$.theme'), 0) > :theme_floor"
+            params["theme_floor"] = theme_floor
         alerted = (
             "EXISTS (SELECT 1 FROM alerts WHERE item_id = items.id AND target = :target AND state = 'sent')"
             if target is not None
