@@ -144,8 +144,9 @@ def test_noise_marks_and_picks_change_the_next_polls_scores_with_the_reason(
     assert noise["state"] == "new"  # scored lower, not triaged for the user
 
     explained = taught.run("hits", "--explain").output
-    assert f"like {len(NOISE)} results marked off-topic −" in explained
-    assert "results you picked +" in explained
+    # in the digest's language (settings.language: fr)
+    assert f"comme {len(NOISE)} résultats marqués hors sujet −" in explained
+    assert "résultats retenus +" in explained
 
 
 def test_relevance_shows_what_was_learned_and_its_quality_in_the_settings_language(taught: Watch) -> None:

@@ -143,6 +143,8 @@ def test_the_commands_say_why_an_item_was_left_out(server: LoopbackServer, tmp_p
     assert "1 élément(s) trouvé(s), écarté(s) pour leur langue : langue : en (1)" in explained
     tested = run("keywords", "test", "coworking")
     assert "(left out: langue : en)" in tested and ENGLISH.title in tested
+    found = {f["url"]: f["left_out"] for f in json.loads(run("keywords", "test", "coworking", "--json"))}
+    assert found == {FRENCH.link: None, ENGLISH.link: "langue : en"}
     checked = run("feeds", "check", "news")
     assert f"{ENGLISH.title}  (coworking): left out, langue : en" in checked
     [hit] = json.loads(run("hits", "--json"))

@@ -207,6 +207,7 @@ def keywords_test(env: Env, query: tuple[str, ...], since: str, limit: int, as_j
             return None
         return label(row["language"], fr)
 
+    if as_json:
         echo_json(
             [
                 {
