@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,7 +31,7 @@ __all__ = ["ANY", "LANGUAGE_CODE", "detect", "label", "normalise_code", "reads"]
 
 ANY = "any"
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-MAX_CHARS = 200  # of the title and the start of the text: enough to tell, and the cost grows with length
+MAX_CHARS = 120  # of the title and the start of the text: as accurate as 200 on real items, and cheaper
 SURE = 0.5  # the detector's probability above which its answer stands against the source's hint
 UNSURE = 0.3  # below this, and the hint not among its likely answers, the language is not known
 MIN_WORDS = 4  # a shorter title and text ("Coworking rapide") is too short to tell: the hint stands
@@ -42,10 +43,23 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 
 _detector: Any = None
 _unavailable = False
+_loading = threading.Lock()  # the reading threads of a poll may all want it at once
+
+
+def warm_up() -> None:
+    """Load the model in the background (a poll calls this before it fetches): its load, a third
+    of a second, then overlaps the network instead of delaying the first source read."""
+    if _detector is None and not _unavailable:
+        threading.Thread(target=_model, name="language-model", daemon=True).start()
 
 
 def _model() -> Any:
     """The fastText model, loaded once; None (said once in the log) when it cannot be."""
+    with _loading:
+        return _load()
+
+
+def _load() -> Any:
     global _detector, _unavailable
     if _detector is None and not _unavailable:
         try:

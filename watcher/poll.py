@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from watcher import labels, place, relevance, schedule
+from watcher import labels, language, place, relevance, schedule
 from watcher.errors import HTTPStatusError, WatcherError
 from watcher.feedback import Model
 from watcher.fetch import Fetcher
@@ -218,6 +218,7 @@ def run_poll(
     if not todo:
         store.index_new()  # the backlog of a poll killed before its end, if any (a cheap read otherwise)
         return reports
+    language.warm_up()  # while the first answers are on their way
     size = pool_size(config.settings.processes, len(todo), cores())
     pool = (
         Pool(size, start_process, (config.queries, log.getEffectiveLevel(), SECRETS.known()), preload=PROCESS_PRELOAD)

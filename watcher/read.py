@@ -18,7 +18,7 @@ from typing import Any
 from watcher import logs
 from watcher.dedupe import cluster_keys
 from watcher.language import detect as detect_language
-from watcher.language import reads
+from watcher.language import reads, warm_up
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
 from watcher.redact import SECRETS
@@ -118,6 +118,7 @@ def start_process(queries: tuple[Query, ...], log_level: int, secrets: Mapping[s
     logging.getLogger().setLevel(min(log_level, logging.WARNING))
     log.setLevel(log_level)
     _process_matcher = compile_queries(queries)
+    warm_up()  # the language model, while the first answer is on its way
 
 
 def read_in_process(
