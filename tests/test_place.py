@@ -117,5 +117,6 @@ def test_items_naming_the_place_its_neighbours_or_its_departement_score_higher_e
     assert score["sceaux"] > score["bourg"] == score["plessis"] > score["92"] > score["lyon"]
     assert score["sceaux"] - score["lyon"] == place.COMMUNE_POINTS
     explained = CliRunner().invoke(main, [*args, "hits", "--explain"]).output
-    assert "local: Sceaux (+10)" in explained and "local: Bourg-la-Reine (+6)" in explained
+    # in the digest's language (settings.language: fr)
+    assert "local : Sceaux (+10)" in explained and "local : Bourg-la-Reine (+6)" in explained
     assert place.wording(10.0, {"name:Sceaux": 1.0}, "fr") == "local : Sceaux (+10)"
