@@ -38,7 +38,8 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,20 +87,39 @@ def load_corpus(folder: Path) -> list[Item]:
     return items
 
 
-def feed_documents(items: Iterable[Item]) -> dict[str, bytes]:
-    """One RSS 2.0 document per feed file, holding only `items`."""
+def served_date(item_id: str, now: datetime) -> str:
+    """The date an item is served with: within the 6 days before `now`, drawn from a hash of its id.
+
+    The corpus keeps the captured dates, years old; served as they are, every item would be an
+    old post, which the digest rightly leaves out. A weekly digest sees this week's items, so
+    each is dated somewhere in the last 6 days, by a hash of its id: the same spread whatever
+    the label, the same date for an item from one poll to the next in a run.
+    """
+    minutes = int(hashlib.sha1(item_id.encode()).hexdigest(), 16) % (6 * 24 * 60)
+    return format_datetime((now - timedelta(minutes=minutes + 5)).replace(microsecond=0))
+
+
+def feed_documents(items: Iterable[Item], now: datetime | None = None) -> dict[str, bytes]:
+    """One RSS 2.0 document per feed file, holding only `items`, each dated this week (`served_date`)."""
+    at = now or datetime.now(UTC)
     by_feed: dict[str, list[Item]] = {}
     for item in items:
         by_feed.setdefault(item.feed, []).append(item)
     docs = {}
     for name, its in by_feed.items():
-        body = "".join(i.xml for i in its)
+        body = "".join(_dated(i, at) for i in its)
         docs[name] = (
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
             f"<title>{name[:-4]}</title><link>https://{name[:-4]}.example/</link><description>{name[:-4]}</description>"
             f"{body}</channel></rss>\n"
         ).encode()
     return docs
+
+
+def _dated(item: Item, now: datetime) -> str:
+    date = f"<pubDate>{served_date(item.id, now)}</pubDate>"
+    xml = re.sub(r"<pubDate>.*?</pubDate>", "", item.xml, flags=re.S)
+    return xml.replace("</item>", date + "</item>", 1)
 
 
 def halves(items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
@@ -415,8 +435,9 @@ def run_feedback(items: Sequence[Item], keywords: Path, tmp: Path) -> dict[str, 
     """Half A polled and labelled through the triage commands, then half B polled beside it; B measured."""
     a, b = halves(items)
     with FeedServer() as server:
-        server.docs = feed_documents(a)
-        names = set(feed_documents(items))
+        now = datetime.now(UTC)
+        server.docs = feed_documents(a, now)
+        names = set(feed_documents(items, now))
         watch = Watch(tmp, server, names, keywords)
         if not watch.supports_noise_mark():
             return {"status": "n/a", "why": "`watcher relay skip --noise` does not exist yet in this watcher"}
@@ -429,7 +450,7 @@ def run_feedback(items: Sequence[Item], keywords: Path, tmp: Path) -> dict[str, 
             watch.run("relay", "pick", *picks)
         if noise:
             watch.run("relay", "skip", "--noise", *noise)
-        server.docs = feed_documents(items)
+        server.docs = feed_documents(items, now)
         watch.poll()
     hits = watch.hits()
     of_all = hit_items(hits, items)
