@@ -30,7 +30,7 @@ def one_clear_line(output: str) -> str:
     ("feeds", "line", "says"),
     [
         (GOOD + "    interval: .inf\n", 7, "interval"),
-        (GOOD + "    interval: 99999999999d\n", 7, "too long"),
+        (GOOD + "    interval: 99999999999d\n", 7, "maximum of 30d"),
         (GOOD + "    interval: 90d\n", 7, "maximum of 30d"),
         (GOOD + "    weight: .inf\n", 7, "weight must be a number from 0 to 100"),
         (GOOD + "    weight: .nan\n", 7, "weight must be a number from 0 to 100"),

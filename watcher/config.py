@@ -287,7 +287,9 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
             try:
                 known[key] = parse_duration(value)
             except ValueError as exc:
-                raise doc.error(where, f"settings.{key}: {exc}") from None
+                if "too long" not in str(exc):
+                    raise doc.error(where, f"settings.{key}: {exc}") from None
+                known[key] = MAX_INTERVAL + 1  # said below, with its range
             if not MIN_INTERVAL <= known[key] <= MAX_INTERVAL:
                 raise doc.error(
                     where, f"settings.{key} must be from {MIN_INTERVAL}s to {MAX_INTERVAL // 86400}d, not {value!r}"
@@ -515,7 +517,10 @@ def _feed(
     try:
         interval = parse_duration(values.get("interval", settings.default_interval))
     except ValueError as exc:
-        raise doc.error(_child(node, "interval"), f"feed {name!r}: interval: {exc}") from None
+        if "too long" in str(exc):  # say the interval's own range, not the longest duration
+            interval = MAX_INTERVAL + 1
+        else:
+            raise doc.error(_child(node, "interval"), f"feed {name!r}: interval: {exc}") from None
     if interval < MIN_INTERVAL:
         raise doc.error(_child(node, "interval"), f"feed {name!r}: interval {interval}s is below the minimum of 60s")
     if interval > MAX_INTERVAL:
