@@ -275,7 +275,7 @@ def hits(
 
         write_csv(rows, sys.stdout)
     else:
-        language = _language(env) if explain else "en"
+        language = _language(env)
         print_hits(rows, explain, language)
         if left_out:
             from watcher.language import label
@@ -316,7 +316,10 @@ def print_hits(rows: list[dict[str, Any]], explain: bool, language: str = "en") 
         credit = line(row["publisher"] or row["author"])
         click.echo(f"      {line(row['url'])}")
         sources = ", ".join(row["sources"])
-        click.echo(f"      {', '.join(row['keywords'])}  ·  {sources}" + (f"  ·  {credit}" if credit else ""))
+        # a related hit matched no query: it is shown for being close to the theme
+        related = "proches de votre veille" if language.startswith("fr") else "close to your watch"
+        keywords = ", ".join(row["keywords"]) or related
+        click.echo(f"      {keywords}  ·  {sources}" + (f"  ·  {credit}" if credit else ""))
         if row["cluster"] is not None:
             click.echo(f"      story #{row['cluster']}")
 

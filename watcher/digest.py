@@ -90,7 +90,7 @@ LABELS: dict[str, dict[str, str]] = {
         "feedback_part": "comme vos choix",
         "place_part": "local",
         "theme_part": "proche du thème",
-        "related_part": "proche de votre veille",
+        "related_part": "sans mot-clé",
         "related": "Proches de votre veille",
         "below": "{n} résultat{s} hors thème non listé{s} : `watcher hits --since {days}d --explain`",
     },
@@ -144,7 +144,7 @@ LABELS: dict[str, dict[str, str]] = {
         "feedback_part": "like your picks",
         "place_part": "local",
         "theme_part": "close to the theme",
-        "related_part": "close to your watch",
+        "related_part": "no keyword",
         "related": "Close to your watch",
         "below": "{n} off-theme hit{s} not listed: `watcher hits --since {days}d --explain`",
     },
@@ -512,7 +512,7 @@ def why(hit: DigestHit, language: str) -> str:
         key=lambda kv: -kv[1],
     )[:3]
     shown = [lab.get(f"{k}_part", k) + f" +{v:g}" for k, v in parts]
-    return " · ".join([", ".join(hit.keywords) or lab["related_part"], *shown])
+    return " · ".join([", ".join(hit.keywords) or lab["related"].lower(), *shown])
 
 
 def _change_text(t: KeywordTrend, language: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from watcher import logs
 from watcher.dedupe import cluster_keys
 from watcher.language import detect as detect_language
-from watcher.language import reads, warm_up
+from watcher.language import normalise_code, reads, warm_up
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
 from watcher.redact import SECRETS
@@ -64,27 +64,35 @@ def score_items(
     now: datetime,
     languages: Sequence[str] | None = None,
 ) -> list[Hit]:
-    """Detect each item's language, match and score it; non-matching items are kept too, with score 0.
+    """Match each item, detect the language of those that match, score them; non-matching items
+    are kept too, with score 0 and the language their source declared.
 
-    An item in a language that the source does not read (`languages`, None: any) is kept as a
-    non-matching item, the queries it matched set aside in `held_back`. A hit also gets its
-    title's cluster keys, which storing it needs: computed here, they are computed in the pool's
-    processes rather than in the thread that stores.
+    The language is detected only where it decides something (most items match no query, and
+    detection costs more than matching): a matching item in a language that the source does not
+    read (`languages`, None: any) is kept as a non-matching item, the queries it matched set
+    aside in `held_back`. (An item matching no query that is close to the theme has its language
+    detected after the poll, relevance.py.) A hit also gets its title's cluster keys, which
+    storing it needs: computed here, they are computed in the pool's processes rather than in
+    the thread that stores.
     """
     hits = []
     for item in items:
+        matches = tuple(matcher.match(item.title, item.text))
+        if not matches:
+            declared = normalise_code(item.language)
+            if declared != item.language:
+                item = replace(item, language=declared)
+            hits.append(Hit(item, matches, 0, {}))
+            continue
         found = detect_language(item.title, item.text, item.language)
         if found != item.language:
             item = replace(item, language=found)
-        matches = tuple(matcher.match(item.title, item.text))
-        if matches and not reads(languages, found):
+        if not reads(languages, found):
             # why it is no hit, kept with it: `watcher hits --explain` counts these
             hits.append(Hit(item, (), 0, {"_left_out_language": 1.0}, held_back=matches))
-        elif matches:
+        else:
             value, breakdown = score(item, matches, source_weight=source_weight, now=now)
             hits.append(Hit(item, matches, value, breakdown, cluster_keys(item.title) if value > 0 else None))
-        else:
-            hits.append(Hit(item, matches, 0, {}))
     return hits
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from watcher import theme
 from watcher.backfill import find_matches
-from watcher.language import reads
+from watcher.language import detect, reads
 from watcher.score import with_components
 from watcher.store import Rematch, Store
 from watcher.types import Config, ScoreComponent
@@ -68,6 +68,7 @@ def _rematch_languages(store: Store, config: Config) -> int:
         for row in store.items_since(None)
         if row["score"] == 0
         and row["language"]
+        and row["score_breakdown"].get("_left_out_language")  # matched, but not in a language read then
         and any(reads(read.get(source, None), row["language"]) for source in row["sources"])
     ]
     if not rows:
@@ -152,7 +153,8 @@ def apply(store: Store, config: Config, model: theme.ThemeModel, rows: Sequence[
             row["score"] == 0
             and row["state"] != "noise"
             and model.related(closeness)
-            and any(reads(languages.get(s), row["language"]) for s in row["sources"])
+            # its language, detected now: only matching items had it detected when polled
+            and any(reads(languages.get(s), detect(row["title"], row["text"], row["language"])) for s in row["sources"])
         ):
             related = ScoreComponent(theme.RELATED, theme.RELATED_POINTS)
             updates.append((row["id"], *with_components({}, [related, component])))
