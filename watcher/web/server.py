@@ -60,10 +60,13 @@ class WebServer:
 
         server = self._server
         if self._thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            try:
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            except OSError:  # its wake-up pipe is gone: close from here, the loop ends within its 1 s poll
+                wasyncore.close_all(server._map, ignore_all=True)
             self._thread.join(timeout)
         else:
-            wasyncore.close_all(server._map)
+            wasyncore.close_all(server._map, ignore_all=True)
         server.task_dispatcher.shutdown(timeout=timeout)
 
 
