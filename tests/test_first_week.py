@@ -417,3 +417,17 @@ def test_check_names_the_line_of_a_bad_max_age(tmp_path: Path) -> None:
     args = write_config(tmp_path, feeds, "x\n")
     result = CliRunner().invoke(main, [*args, "check"])
     assert result.exit_code == 2 and "feeds.yaml:3: settings.digest.max_age: not a duration" in result.output
+
+
+def test_status_counts_only_the_configured_sources_and_shows_local_times(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    url = serve(server, "/feed", rss([Entry("Un coworking", "https://news.example/a")]))
+    two = f"  - name: a\n    kind: rss\n    url: {url}\n  - name: b\n    kind: rss\n    url: {url}\n"
+    args = write_config(tmp_path, f"settings:\n  timezone: Europe/Paris\nfeeds:\n{two}", "coworking\n")
+    run(args, "poll", "--all")
+    write_config(tmp_path, f"settings:\n  timezone: Europe/Paris\nfeeds:\n{two.split('  - name: b')[0]}", "coworking\n")
+    lines = run(args, "status").splitlines()
+    assert lines[0] == "Sources: 1 enabled of 1 (1 more in the database, no longer in feeds.yaml)"
+    digest = next(line for line in lines if line.startswith("Digest: next "))
+    assert digest.split(" (")[0].endswith((" CET", " CEST")) and "Z" not in digest.split(" (")[0]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from watcher.errors import ConfigError
 from watcher.hints import hint
@@ -55,6 +56,7 @@ def collect(store: Store, config: Config | None, now: datetime, config_error: st
     week = iso(now - timedelta(days=7))
     return {
         "now": iso(now),
+        "timezone": config.settings.timezone if config else None,  # times are shown in it; stored in UTC
         "config_error": config_error,
         "sources": sources,
         "hits": {
@@ -117,6 +119,19 @@ def relative(when: str | None, now: datetime) -> str:
     return f"in {amount}" if seconds > 0 else f"{amount} ago"
 
 
+def local_time(when: str | None, timezone: str | None) -> str:
+    """A stored UTC time as the watch's local time, e.g. '2026-12-14 08:00 CET' (UTC without a zone)."""
+    moment = parse_iso(when)
+    if moment is None:
+        return "-"
+    try:
+        zone: tzinfo = ZoneInfo(timezone) if timezone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
+
+
 def human_bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "kB", "MB", "GB"):
@@ -132,8 +147,11 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
     if status["config_error"]:
         lines += [f"configuration: {status['config_error']}", ""]
     sources = status["sources"]
-    enabled = sum(s["enabled"] for s in sources)
-    lines.append(f"Sources: {enabled} enabled of {len(sources)}")
+    configured = [s for s in sources if s["in_config"] is not False]  # a removed source is no source
+    enabled = sum(s["enabled"] for s in configured)
+    gone = len(sources) - len(configured)
+    removed = f" ({gone} more in the database, no longer in feeds.yaml)" if gone else ""
+    lines.append(f"Sources: {enabled} enabled of {len(configured)}{removed}")
     table = [("name", "last success", "next poll", "state")]
     for s in sources:
         if s["in_config"] is False:
@@ -165,7 +183,8 @@ def render(status: dict[str, Any], now: datetime) -> list[str]:
         lines.append("Digest: not available in this build")
     else:
         upcoming = digest.get("next")
-        line = f"Digest: next {upcoming} ({relative(upcoming, now)})" if upcoming else "Digest: none scheduled"
+        when = local_time(upcoming, status.get("timezone"))
+        line = f"Digest: next {when} ({relative(upcoming, now)})" if upcoming else "Digest: none scheduled"
         last = digest.get("last")
         if last:
             results = ", ".join(
