@@ -548,7 +548,7 @@ def test_report_writes_an_html_page_with_a_chart_and_escapes_feed_text(watch: Wa
     assert chart.startswith("<svg") and chart.count("<polyline") == 4  # one line per query that has hits
     assert "tiers-lieux (1)" in chart or "tiers-lieux (2)" in chart
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    assert "![Hits per query per week](hits-per-week.svg)" in markdown
+    assert "![Résultats par requête et par semaine](hits-per-week.svg)" in markdown  # settings.language: fr
     assert "\\<script\\>" in markdown
     health = re.search(r"<td>news</td><td class=\"n\">(\d+)</td><td class=\"n\">(\d+)</td>", page)
     assert health and health.groups() == ("2", "0")
@@ -558,8 +558,8 @@ def test_report_of_a_quarter_names_its_folder_and_refuses_a_bad_quarter(watch: W
     result = watch.run("report", "--quarter", "2026Q9")
     assert result.exit_code == 2 and "not a quarter" in result.output
     result = watch.run("report", "--quarter", "2020Q1", "--out", str(tmp_path / "q"))
-    assert result.exit_code == 0 and "0 hits from 01/01/2020 to 01/04/2020" in result.output
-    assert "No hit in this period" in (tmp_path / "q" / "hits-per-week.svg").read_text(encoding="utf-8")
+    assert result.exit_code == 0 and "0 hits published from 1 Jan to 31 Mar 2020." in result.output
+    assert "Aucun résultat sur cette période" in (tmp_path / "q" / "hits-per-week.svg").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

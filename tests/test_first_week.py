@@ -7,10 +7,11 @@ from __future__ import annotations
 import email
 import email.header
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -431,3 +432,50 @@ def test_status_counts_only_the_configured_sources_and_shows_local_times(
     assert lines[0] == "Sources: 1 enabled of 1 (1 more in the database, no longer in feeds.yaml)"
     digest = next(line for line in lines if line.startswith("Digest: next "))
     assert digest.split(" (")[0].endswith((" CET", " CEST")) and "Z" not in digest.split(" (")[0]
+
+
+# --- 9. the quarterly report ----------------------------------------------------------------------
+
+
+def test_the_report_speaks_the_watchs_language_its_figures_add_up_and_it_lists_the_best_and_relayed(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    entries = [
+        Entry("Un coworking ouvre à Sceaux pour les indépendants", "https://news.example/1", hours_ago=2),
+        Entry("Les tiers-lieux et le coworking font vivre le village", "https://news.example/2", hours_ago=5),
+        Entry("Un nouveau tiers-lieu culturel ouvre ses portes en ville", "https://news.example/3", hours_ago=9),
+    ]
+    url = serve(server, "/feed", rss(entries, title="Le Journal"))
+    keywords = "[nous]\ncoworking\n\n[thèmes]\ntiers-lieux\n"
+    args = write_config(
+        tmp_path,
+        f"settings:\n  language: fr\n  timezone: Europe/Paris\nfeeds:\n  - name: j\n    kind: rss\n    url: {url}\n",
+        keywords,
+    )
+    run(args, "poll", "--all")
+    ids = {h["url"]: h["id"] for h in json.loads(run(args, "hits", "--json"))}
+    run(args, "relay", "pick", str(ids["https://news.example/1"]), str(ids["https://news.example/2"]))
+    run(args, "relay", "skip", str(ids["https://news.example/3"]))
+    run(args, "export", "--out", str(tmp_path / "relay.csv"))
+    run(args, "relay", "done", str(ids["https://news.example/1"]))
+    out = run(args, "report", "--out", str(tmp_path / "r"), "--json")
+    figures = json.loads(out[: out.rindex("}") + 1])
+    assert figures["hits"] == 3 and sum(figures["states"].values()) == 3
+    assert figures["states"] == {"relayed": 1, "exported": 1, "skipped": 1}
+    assert figures["relayed"] == [ids["https://news.example/1"]] and len(figures["best"]) == 3
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="fr">' in page and "résultats publiés dans la période" in page
+    assert "Les meilleurs articles de la période" in page and "Relayés (1)" in page
+    assert "les parts se rapportent à la somme des groupes (4), pas aux 3 résultats" in page
+    assert "Hits" not in page and "/20" not in page  # no English label, one period format
+    now = datetime.now(UTC).date()
+    chart_weeks = re.findall(r"<th>(\d+ [^<]+)</th>", page)
+    assert chart_weeks and len(chart_weeks) <= (now - date(now.year, 3 * ((now.month - 1) // 3) + 1, 1)).days // 7 + 2
+    assert "les semaines à venir ne sont pas tracées" in page
+
+
+def test_the_report_counts_what_was_published_in_the_period_not_what_was_found(
+    archive_db: list[str], tmp_path: Path
+) -> None:
+    figures = json.loads(run(archive_db, "report", "--since", "30d", "--json", "--out", str(tmp_path / "r")))
+    assert figures["hits"] == 1  # the posts of 2012 and 2013 found today are not this month's news

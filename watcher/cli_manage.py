@@ -21,6 +21,7 @@ from watcher.cli import CONTEXT, MAX_LIMIT, Env, fail, print_hits, since_option
 from watcher.hints import command, hint
 from watcher.terminal import line
 from watcher.triage import STATES
+from watcher.words import count
 
 if TYPE_CHECKING:
     from watcher.types import Config, Query
@@ -699,29 +700,32 @@ def _write_exports(texts: Sequence[str], out: Path | None) -> list[Path]:
 def report(env: Env, quarter: str | None, since: str | None, out: Path | None, as_json: bool) -> None:
     """Write the report of a period: report.html, report.md and the chart they show.
 
-    Hits per query per week, top publishers and sources, share of voice of the keyword groups
-    and of the sources tagged `competitor`, what was picked, exported and relayed, and how
-    each source fared.
+    Of the hits published in the period: where their triage stands (figures that add up), the
+    best stories and the ones relayed, hits per query per week, top publishers and sources,
+    share of voice of the keyword groups and of the sources tagged `competitor`, and how each
+    source fared. Labels follow settings.language.
     """
     from watcher import report as rp
 
     if quarter and since:
         raise click.UsageError("choose one of --quarter and --since")
     now = datetime.now(UTC)
+    config = env.config()
+    language = config.settings.language
     if since:
         start = since_option(since)
         assert start is not None
-        # stored times have whole seconds: the end is the next second, so what was found just now counts
+        # stored times have whole seconds: the end is the next second, so what was published just now counts
         end = now.replace(microsecond=0) + timedelta(seconds=1)
-        label, title = f"last-{since}", f"Watch report: the last {since}"
+        days = max(1, round((end - start).total_seconds() / 86400))
+        label, title = f"last-{since}", rp.report_title(language, since_days=days)
     else:
         label = (quarter or rp.current_quarter(now)).upper().replace("-", "")
         try:
             start, end = rp.quarter_bounds(label)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--quarter") from None
-        title = f"Watch report {label}"
-    config = env.config()
+        title = rp.report_title(language, label)
     with env.store() as store:
         data = rp.collect(store, config, start, end, title, now)
     folder = out or Path(f"report-{label}")
@@ -743,12 +747,15 @@ def report(env: Env, quarter: str | None, since: str | None, out: Path | None, a
                 "per_query": {q: sum(v) for q, v in data.series.items()},
                 "groups": {s.name: s.hits for s in data.groups},
                 "competitors": {s.name: s.hits for s in data.competitors},
-                "triage": dict(data.triage),
+                "triage": dict(data.triage),  # moves made in the period
+                "states": dict(data.states),  # the period's hits by their triage state now (they add up)
+                "best": [story.id for story in data.best],
+                "relayed": [story.id for story in data.relayed],
                 "files": [str(folder / n) for n in ("report.html", "report.md", rp.CHART_FILE)],
             }
         )
     else:
-        click.echo(f"{data.total_hits} hits from {start:%d/%m/%Y} to {end:%d/%m/%Y}.")
+        click.echo(f"{count(data.total_hits, 'hit')} published from {rp.period_text('en', start, end)}.")
         click.echo(f"Wrote {folder / 'report.html'} (and report.md, {rp.CHART_FILE}).")
 
 

@@ -1013,42 +1013,76 @@ class Store:
 
     # --- the report --------------------------------------------------------------------------------
 
+    # The report speaks of what was published in its period: it selects hits by `published`
+    # (a feed's archive found this quarter is not this quarter's news), and counts related items
+    # (shown for their theme, matching no query) nowhere.
+
     def keyword_weeks(self, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
-        """(query, day the hit was found (YYYY-MM-DD), hits) for hits found in [start, end)."""
+        """(query, day the hit was published (YYYY-MM-DD), hits) for hits published in [start, end)."""
         sql = """
-            SELECT hit_keywords.query, substr(items.first_seen, 1, 10) AS day, count(*)
+            SELECT hit_keywords.query, substr(items.published, 1, 10) AS day, count(*)
             FROM hit_keywords JOIN items ON items.id = hit_keywords.item_id
-            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            WHERE items.score > 0 AND items.published >= ? AND items.published < ?
             GROUP BY hit_keywords.query, day ORDER BY day
         """
         return [(str(q), str(d), int(n)) for q, d, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
 
     def keyword_items(self, start: datetime, end: datetime) -> list[tuple[int, str]]:
-        """(item id, query) for every hit found in [start, end) and each query it matched."""
+        """(item id, query) for every hit published in [start, end) and each query it matched."""
         sql = """
             SELECT hit_keywords.item_id, hit_keywords.query FROM hit_keywords
             JOIN items ON items.id = hit_keywords.item_id
-            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            WHERE items.score > 0 AND items.published >= ? AND items.published < ?
         """
         return [(int(i), str(q)) for i, q in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
 
     def top_publishers(self, start: datetime, end: datetime, limit: int = 10) -> list[tuple[str, int]]:
+        """The outlets (else authors) of the most hits published in [start, end)."""
         sql = """
             SELECT COALESCE(NULLIF(publisher, ''), NULLIF(author, ''), '(unknown)') AS who, count(*) AS n
-            FROM items WHERE score > 0 AND first_seen >= ? AND first_seen < ?
+            FROM items WHERE score > 0 AND published >= ? AND published < ?
+              AND id IN (SELECT item_id FROM hit_keywords)
             GROUP BY who ORDER BY n DESC, who LIMIT ?
         """
         return [(str(w), int(n)) for w, n in self.db.execute(sql, (iso(start), iso(end), limit)).fetchall()]
 
     def source_hits(self, start: datetime, end: datetime) -> list[tuple[str, int]]:
-        """Hits found in [start, end) per source that gave them (a hit from two sources counts for both)."""
+        """Hits published in [start, end) per source that gave them (a hit from two sources counts for both)."""
         sql = """
             SELECT item_sources.source, count(DISTINCT items.id) AS n
             FROM item_sources JOIN items ON items.id = item_sources.item_id
-            WHERE items.score > 0 AND items.first_seen >= ? AND items.first_seen < ?
+            WHERE items.score > 0 AND items.published >= ? AND items.published < ?
+              AND items.id IN (SELECT item_id FROM hit_keywords)
             GROUP BY item_sources.source ORDER BY n DESC, item_sources.source
         """
         return [(str(s), int(n)) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()]
+
+    def state_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """The hits published in [start, end) by their triage state now: they add up to those hits."""
+        sql = """
+            SELECT state, count(*) FROM items WHERE score > 0 AND published >= ? AND published < ?
+              AND id IN (SELECT item_id FROM hit_keywords) GROUP BY state
+        """
+        return {str(s): int(n) for s, n in self.db.execute(sql, (iso(start), iso(end))).fetchall()}
+
+    def report_stories(
+        self, start: datetime, end: datetime, limit: int, *, states: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The best hits published in [start, end) (only those in `states` when given), one per
+        story (cluster), highest score first, in the row shape of `hits`."""
+        marks = ",".join("?" * len(states))
+        only = f"AND items.state IN ({marks})" if states else "AND items.state != 'noise'"
+        sql = f"""
+            SELECT * FROM (
+                SELECT items.*, '[]' AS sources,
+                       row_number() OVER (PARTITION BY coalesce(items.cluster, -items.id)
+                                          ORDER BY items.score DESC, items.id) AS rank
+                FROM items WHERE items.score > 0 AND items.published >= ? AND items.published < ? {only}
+                  AND items.id IN (SELECT item_id FROM hit_keywords)
+            ) WHERE rank = 1 ORDER BY score DESC, published DESC, id LIMIT ?
+        """
+        params = [iso(start), iso(end), *states, limit]
+        return [_hit_row(row) for row in self.db.query(sql, params)]
 
     def triage_counts(self, start: datetime, end: datetime) -> dict[str, int]:
         """How many distinct hits reached each triage state in [start, end)."""
