@@ -314,12 +314,12 @@ def _day(report: Report, day: date) -> str:
 # --- the chart -------------------------------------------------------------------------------------
 
 
-def weekly_chart(report: Report, width: int = 640, height: int = 300) -> str:
+def weekly_chart(report: Report, width: int = 480, height: int = 270) -> str:
     """An SVG line chart of hits per week, a line and a colour per query. It scales to its box
     (viewBox) and keeps large type, so it reads at a phone's width; the legend is the page's."""
     e = html.escape
     lab = report.lab
-    left, right, top, bottom = 40, 12, 34, 30
+    left, right, top, bottom = 40, 12, 56, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((max(v) for v in report.series.values() if v), default=0)
     ceiling = _nice_ceiling(peak)
@@ -335,8 +335,8 @@ def weekly_chart(report: Report, width: int = 640, height: int = 300) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
         ' font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="15">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
-        f'<text x="{left}" y="22" font-size="17" font-weight="bold" fill="#222">{e(lab["chart_title"])},'
-        f" {e(_period(report))}</text>",
+        f'<text x="{left}" y="22" font-size="17" font-weight="bold" fill="#222">{e(lab["chart_title"])}</text>',
+        f'<text x="{left}" y="42" font-size="14" fill="#555">{e(_period(report))}</text>',
     ]
     for k in range(5):
         value = ceiling * k / 4
@@ -396,7 +396,7 @@ th, td { text-align: left; padding: 0.3em 0.6em; border-bottom: 1px solid #e5e5e
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { background: #1f77b4; height: 0.8em; display: inline-block; vertical-align: middle; }
 .bad { color: #b00020; } .note { color: #666; font-style: italic; }
-img.chart { width: 100%; height: auto; border: 1px solid #eee; }
+img.chart { width: 100%; max-width: 640px; height: auto; border: 1px solid #eee; }
 .legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3em 1.2em; }
 .legend span { display: inline-block; width: 14px; height: 5px; margin-right: 6px; vertical-align: middle; }
 .scroll { overflow-x: auto; max-width: 100%; }
