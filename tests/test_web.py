@@ -8,7 +8,7 @@ import re
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -358,7 +358,17 @@ def test_the_page_follows_the_language_setting(tmp_path: Path, server: LoopbackS
         assert "The week" in page and "Off-topic" in page and 'lang="en"' in page
 
 
+def eventually(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    """Wait for something another process does (a wait, never a measure of speed)."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
 def test_watch_run_serves_the_page_when_the_settings_ask(tmp_path: Path, server: LoopbackServer) -> None:
+    import signal
     import subprocess
     import sys
 
@@ -378,23 +388,28 @@ def test_watch_run_serves_the_page_when_the_settings_ask(tmp_path: Path, server:
     daemon = subprocess.Popen(
         [sys.executable, "-m", "watcher", *args, "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    slow: list[socket.socket] = []
     try:
         answer = None
-        for _ in range(200):
+        for _ in range(600):  # the daemon starting (waiting, not a measure of speed)
             try:
                 answer = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
         assert answer is not None and answer.status_code == 200
-        for _ in range(200):  # the same process polls
-            if server.hits("/news"):
-                break
-            time.sleep(0.1)
-        assert server.hits("/news")
+        assert eventually(lambda: len(server.hits("/news")) >= 1)  # the same process polls
+        for _ in range(80):  # more connections than the page takes, each a request begun and left hanging
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\ntoken=")
+            slow.append(s)
+        daemon.send_signal(signal.SIGUSR1)  # poll now: the hanging clients hold none of the daemon's threads
+        assert eventually(lambda: len(server.hits("/news")) >= 2)
     finally:
+        for s in slow:
+            s.close()
         daemon.terminate()
-        _, err = daemon.communicate(timeout=30)
+        _, err = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, err.decode()
     assert b"web page at http://127.0.0.1:" in err
 
