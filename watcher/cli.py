@@ -159,6 +159,9 @@ def check(env: Env) -> None:
             code=2,
         )
     click.echo(f"{env.feeds}: {count(len(config.feeds), 'source')} ({enabled} enabled): OK")
+    if config.presence:
+        accounts = sum(len(o.accounts) for o in config.presence)
+        click.echo(f"presence: {count(len(config.presence), 'organisation')}, {count(accounts, 'account')}: OK")
     click.echo(f"{env.keywords}: {count(len(config.queries), 'query', 'queries')}: OK")
     click.echo(f"notification targets: {targets or 'none, digests go to files beside the database'}: OK")
 
@@ -555,7 +558,9 @@ def status(env: Env, as_json: bool) -> None:
 
 # The community manager's everyday commands (keywords, feeds, search, relay, export, report).
 from watcher.cli_manage import register  # noqa: E402  (they need `main`, `Env` and `fail` above)
+from watcher.presence.cli import register as register_presence  # noqa: E402  (`watcher presence`)
 from watcher.web.cli import register as register_web  # noqa: E402  (`watcher serve`, `watcher web`)
 
 register(main)
 register_web(main)
+register_presence(main)

@@ -4,8 +4,9 @@ keywords.txt: one query a line (syntax in query.py); `#` at the start of a line 
 a trailing ` ^2` gives the query a weight; a `[name]` line starts a group of queries (share of
 voice: the organisation's own name against its competitors).
 
-feeds.yaml: a `feeds:` list and an optional `settings:` mapping. String values may refer to
-`${ENV_VAR}`, read from the environment or from the credentials file named in the settings.
+feeds.yaml: a `feeds:` list, an optional `settings:` mapping and an optional `presence:` list
+(the organisation's accounts and its competitors', read by watcher.presence.accounts). String
+values may refer to `${ENV_VAR}`, read from the environment or from the credentials file named in the settings.
 Secrets are read only by the commands that use them (`secrets=True`: check, poll, run, a feed's
 check); the others keep `${ENV_VAR}` as written and never open the credentials file, so they work
 where only the service may read it. Every value read for a `${ENV_VAR}` is recorded as a secret
@@ -31,7 +32,7 @@ import yaml
 
 from watcher.errors import ConfigError, QuerySyntaxError
 from watcher.redact import SECRETS
-from watcher.types import SOURCE_KINDS, Config, Query, Settings, SourceSpec
+from watcher.types import SOURCE_KINDS, Config, Organisation, Query, Settings, SourceSpec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -589,7 +590,20 @@ def parse_feeds(
     *,
     secrets: bool = True,
 ) -> tuple[tuple[SourceSpec, ...], Settings]:
-    """Parse the text of feeds.yaml. Raises ConfigError naming the line.
+    """Parse the text of feeds.yaml: its feeds and settings (see parse_feeds_file)."""
+    feeds, settings, _presence = parse_feeds_file(text, path, env, base, secrets=secrets)
+    return feeds, settings
+
+
+def parse_feeds_file(
+    text: str,
+    path: str = "feeds.yaml",
+    env: Mapping[str, str] | None = None,
+    base: Path | None = None,
+    *,
+    secrets: bool = True,
+) -> tuple[tuple[SourceSpec, ...], Settings, tuple[Organisation, ...]]:
+    """Parse the text of feeds.yaml: feeds, settings, presence. Raises ConfigError naming the line.
 
     `secrets`: read the credentials file and put the values of `${VAR}` in place (the commands
     that poll); without, `${VAR}` stays as written and a missing variable is no error.
@@ -600,11 +614,12 @@ def parse_feeds(
         raise ConfigError(path, None, "the file is empty: it needs a `feeds:` list")
     if not isinstance(data, dict):
         raise doc.error(root, "the top level must be a mapping with a `feeds:` list")
-    unknown = set(data) - {"feeds", "settings"}
+    unknown = set(data) - {"feeds", "settings", "presence"}
     if unknown:
         key = sorted(unknown)[0]
         raise doc.error(
-            _child(root, key, want_key=True), f"unknown top-level key {key!r} (expected `feeds` and `settings`)"
+            _child(root, key, want_key=True),
+            f"unknown top-level key {key!r} (expected `feeds`, `settings` and `presence`)",
         )
     settings = _settings(doc, _child(root, "settings"), data.get("settings"), base or Path("."))
     environment = dict(env if env is not None else os.environ)
@@ -634,7 +649,12 @@ def parse_feeds(
             raise doc.error(item_node, f"feed name {spec.name!r} is already used on line {names[spec.name]}")
         names[spec.name] = spec.line
         specs.append(spec)
-    return tuple(specs), settings
+    presence: tuple[Organisation, ...] = ()
+    if "presence" in data:  # checked with the rest, so that `watcher check` names its mistakes
+        from watcher.presence.accounts import parse_presence
+
+        presence = parse_presence(path, _child(root, "presence"), data.get("presence"))
+    return tuple(specs), settings, presence
 
 
 def remember_secrets(feeds_path: Path, env: Mapping[str, str] | None = None) -> None:
@@ -671,6 +691,6 @@ def load_config(
             raise ConfigError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except OSError as exc:
             raise ConfigError(path, None, f"cannot read: {exc.strerror}") from None
-    feeds, settings = parse_feeds(texts[0], str(feeds_path), env, feeds_path.parent, secrets=secrets)
+    feeds, settings, presence = parse_feeds_file(texts[0], str(feeds_path), env, feeds_path.parent, secrets=secrets)
     queries = parse_keywords(texts[1], str(keywords_path))
-    return Config(feeds, queries, settings, feeds_path, keywords_path)
+    return Config(feeds, queries, settings, feeds_path, keywords_path, presence)

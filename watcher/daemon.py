@@ -2,7 +2,8 @@
 
     main thread    signals, configuration files, systemd notify and watchdog, stop   (never slow)
     worker thread  owns the Store and the Fetcher; one cycle after another:
-                   poll what is due -> after_poll (alerts) -> digest_step -> sleep until the next is due
+                   poll what is due -> after_poll (alerts) -> digest_step -> presence_step (once a
+                   day) -> sleep until the next is due
 
 The main thread only looks at things (a select on the signal pipe, a stat of two files), so it
 answers SIGTERM and pings the watchdog on time whatever the network does. The worker looks at the
@@ -278,9 +279,26 @@ class Daemon:
             self.after_poll(store, config, reports, now)
         if not self._stop.is_set():
             self.digest_step(store, config, now)
+        if not self._stop.is_set() and config.presence:
+            self.presence_step(store, fetcher, config, now)
         if reports:
             self.notifier.status(self._summary_cycle(store, config, reports, now))
         return reports
+
+    def presence_step(self, store: Store, fetcher: Fetcher, config: Config, now: datetime) -> None:
+        """The presence accounts not yet read today (once a day each, failed or not: a network
+        that refused is asked again tomorrow, not at every cycle)."""
+        from watcher.presence.snapshot import due, run_snapshot
+
+        try:
+            accounts = due(config, store, now)
+            if accounts:
+                for result in run_snapshot(config, store, fetcher, now, only=accounts):
+                    if result.status == "error":
+                        log.warning("presence: %s", result.error)
+                log.info("presence: %d accounts read", len(accounts))
+        except Exception as exc:  # presence figures must not stop the watch
+            log.error("presence snapshot not taken: %s", exc)
 
     def after_poll(self, store: Store, config: Config, reports: Sequence[PollReport], now: datetime) -> None:
         """Immediate alerts for the new hits of this cycle (above the threshold notify applies)."""

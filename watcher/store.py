@@ -280,6 +280,41 @@ CREATE TABLE settings_seen (
 );
 """
 
+# Presence (watcher.presence): each account's figures per day (followers, following, posts, visits;
+# from its API, by hand or by file: a second reading the same day replaces the first), its recent
+# posts with their engagement as last read, and the last snapshot of each account and its error.
+_V12_PRESENCE = """
+CREATE TABLE presence_figures (
+    account TEXT NOT NULL,
+    day TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    PRIMARY KEY (account, metric, day)
+) WITHOUT ROWID;
+CREATE TABLE presence_posts (
+    account TEXT NOT NULL,
+    post_id TEXT NOT NULL,
+    published TEXT NOT NULL,
+    link TEXT NOT NULL,
+    text TEXT NOT NULL,
+    likes INTEGER,
+    reposts INTEGER,
+    replies INTEGER,
+    quotes INTEGER,
+    shared TEXT NOT NULL DEFAULT '',
+    seen TEXT NOT NULL,
+    PRIMARY KEY (account, post_id)
+) WITHOUT ROWID;
+CREATE INDEX presence_posts_published ON presence_posts(account, published);
+CREATE TABLE presence_snapshots (
+    account TEXT PRIMARY KEY,
+    last_try TEXT NOT NULL,
+    last_success TEXT,
+    last_error TEXT
+) WITHOUT ROWID;
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
 MIGRATIONS: list[str] = [
     _V1,
@@ -293,6 +328,7 @@ MIGRATIONS: list[str] = [
     _V9_WEB,
     _V10_LABELLED_FEATURES,
     _V11_RELEVANCE,
+    _V12_PRESENCE,
 ]
 
 

@@ -78,12 +78,41 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class PresenceAccount:
+    """One account of an organisation in feeds.yaml's `presence:` list (watcher.presence)."""
+
+    organisation: str
+    network: str  # mastodon, bluesky, website, or a network without a free API (linkedin, ...)
+    handle: str  # user@instance, a Bluesky handle, a feed URL; "" for `manual`
+    base_url: str | None = None  # the API asked (None: the network's public one)
+    line: int = 0
+
+    @property
+    def key(self) -> str:
+        """How figures are stored and named on the command line: `Organisation/network`."""
+        return f"{self.organisation}/{self.network}"
+
+    @property
+    def manual(self) -> bool:
+        return not self.handle
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    role: str  # self, competitor or model
+    accounts: tuple[PresenceAccount, ...]
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     feeds: tuple[SourceSpec, ...]
     queries: tuple[Query, ...]
     settings: Settings
     feeds_path: Path | None = None
     keywords_path: Path | None = None
+    presence: tuple[Organisation, ...] = ()
 
     def feed(self, name: str) -> SourceSpec | None:
         return next((f for f in self.feeds if f.name == name), None)
