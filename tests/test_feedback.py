@@ -145,8 +145,8 @@ def test_noise_marks_and_picks_change_the_next_polls_scores_with_the_reason(
 
     explained = taught.run("hits", "--explain").output
     # in the digest's language (settings.language: fr)
-    assert f"comme {len(NOISE)} résultats marqués hors sujet −" in explained
-    assert "résultats retenus +" in explained
+    assert f"comme {len(NOISE)} résultats marqués hors sujet (−" in explained
+    assert "résultats retenus (+" in explained
 
 
 def test_relevance_shows_what_was_learned_and_its_quality_in_the_settings_language(taught: Watch) -> None:
@@ -255,8 +255,9 @@ def test_the_learned_part_is_bounded_and_nothing_for_an_unknown_item() -> None:
     assert worst.like == 15 and best.like == 15
     assert feedback.part(model, example("Météo", source="ailleurs", url="https://ailleurs.example/")) is None
     assert feedback.loads(feedback.dumps(model)) == model
-    assert feedback.describe(-15.0, 4, "fr") == "comme 4 résultats marqués hors sujet −15"
-    assert feedback.describe(8.5, 1, "en") == "like 1 result you picked +8.5"
+    assert feedback.describe(-15.0, 4, "fr") == "comme 4 résultats marqués hors sujet (−15)"
+    assert feedback.describe(8.5, 1, "en") == "like 1 result you picked (+8.5)"
+    assert feedback.wording(-15.0, {"like": 4.0, "base": 60.0}, "en") == "like 4 results marked off-topic (−15)"
 
 
 def test_the_score_with_the_learned_part_stays_a_hit_and_can_be_taken_back() -> None:

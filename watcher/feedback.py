@@ -300,11 +300,18 @@ _WORDS = {
 
 
 def describe(points: float, like: int, language: str) -> str:
-    """The part in words, e.g. "comme 4 résultats marqués hors sujet −15"."""
-    words_ = _WORDS["fr" if language[:2] == "fr" else "en"]
-    text = words_["for" if points > 0 else "against"].format(n=like, s="s" if like != 1 else "")
+    """The part in words, e.g. "comme 4 résultats marqués hors sujet (−15)"."""
+    fr = language[:2] == "fr"
+    words_ = _WORDS["fr" if fr else "en"]
+    plural = "s" if (like > 1 if fr else like != 1) else ""
+    text = words_["for" if points > 0 else "against"].format(n=like, s=plural)
     value = f"{points:+.1f}".removesuffix(".0").replace("-", "−")
-    return f"{text} {value}"
+    return f"{text} ({value})"
+
+
+def wording(points: float, facts: Mapping[str, float], language: str) -> str:
+    """`describe` as a score component's wording (score._WORDINGS): its fact "like" (LIKE_KEY)."""
+    return describe(points, int(facts.get("like", 0)), language)
 
 
 # --- stored form -------------------------------------------------------------------------------------

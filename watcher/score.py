@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from watcher import place, theme
+from watcher import feedback, place, theme
 from watcher.types import Item, QueryMatch, ScoreComponent
 
 # How each score component is said in words: (points, facts, language "fr" or "en") -> a clause
@@ -24,6 +24,7 @@ _WORDINGS: dict[str, Wording] = {
     theme.NAME: theme.wording,
     theme.RELATED: theme.related_wording,
     place.NAME: place.wording,
+    feedback.PART_KEY: feedback.wording,
 }
 
 TITLE_POINTS = 40.0
@@ -237,10 +238,6 @@ def explain(breakdown: Mapping[str, float], language: str = "en") -> str:
             named += [f"{'poids de la source' if fr else 'source weight'} {_number(sw)}"] if sw != 1.0 else []
             label = " × ".join(named) or ("poids" if fr else "weight")
             clauses.append(f"{label} (x{_number(round(max(0.0, qw * sw), 3))}, {pts})")
-        elif key == "feedback":  # the learned part (feedback.py): "like 4 results marked off-topic −15"
-            from watcher.feedback import LIKE_KEY, describe
-
-            clauses.append(describe(value, int(breakdown.get(LIKE_KEY, 0)), "fr" if fr else "en"))
         elif key in _WORDINGS:
             clauses.append(_WORDINGS[key](value, component_facts(breakdown, key), "fr" if fr else "en"))
         else:
