@@ -565,15 +565,35 @@ def create_app(site: Site) -> Flask:
 
     @app.get("/report")
     def report() -> Any:
+        from watcher import report as rp
+
         data, label = quarter_report(request.args.get("quarter"))
+        lab = data.lab
+
+        def listed(stories: Sequence[Any]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "title": x.title,
+                    "url": dg.safe_url(x.url or ""),
+                    "outlet": x.outlet,
+                    "score": x.score,
+                    "date": short_date(x.published),
+                    "state": lab.get(x.state, ""),
+                }
+                for x in stories
+            ]
+
         return render_template(
             "report.html",
             data=data,
             label=label,
+            title=rp.report_title(g.language, label),
+            period=rp.period_text(g.language, data.start, data.end),
+            rlab=lab,
+            states=[(lab.get(st, st), n) for st, n in data.states.items() if n],
+            best=listed(data.best),
+            relayed=listed(data.relayed),
             totals=[(q, sum(v)) for q, v in data.series.items()],
-            period=g.lab["report_hits"].format(
-                n=data.total_hits, start=short_date(data.start), end=short_date(data.end - timedelta(days=1))
-            ),
         )
 
     @app.get("/report/chart.svg")
@@ -597,7 +617,7 @@ def create_app(site: Site) -> Flask:
             except ValueError:
                 pass
         start, end = rp.quarter_bounds(label)
-        return rp.collect(g.store, config, start, end, f"Watch report {label}", g.now), label
+        return rp.collect(g.store, config, start, end, rp.report_title(g.language, label), g.now), label
 
     # --- the digest's action links -----------------------------------------------------------------
 
@@ -853,9 +873,7 @@ def describe(suggestion: Any) -> str:
     from watcher.cli_relevance import _SUGGEST
 
     lab = _SUGGEST["fr" if g.language[:2] == "fr" else "en"]
-    what = lab[suggestion.kind].format(
-        exclusion=suggestion.exclusion, target=suggestion.target, value=suggestion.value
-    )
+    what = lab[suggestion.kind].format(exclusion=suggestion.exclusion, target=suggestion.target, value=suggestion.value)
     s = "s" if suggestion.relevant > 1 or (g.language[:2] != "fr" and suggestion.relevant != 1) else ""
     return what + lab["counts"].format(noise=suggestion.noise, rel=suggestion.relevant, rs=s)
 
