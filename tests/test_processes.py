@@ -21,9 +21,10 @@ from tests.loopback import LoopbackServer, Response
 from watcher.config import parse_feeds, parse_keywords
 from watcher.errors import ConfigError, HTTPStatusError, NotAFeed
 from watcher.fetch import Fetcher
-from watcher.poll import AUTO_POOL_SOURCES, pool_size, run_poll
+from watcher.match import compilations as compiled_here
+from watcher.poll import AUTO_POOL_SOURCES, Readers, pool_size, run_poll
 from watcher.processes import Pool, PoolUnavailable
-from watcher.read import PROCESS_PRELOAD, start_process
+from watcher.read import PROCESS_PRELOAD, compilations, start_process
 from watcher.store import Store
 from watcher.types import Config
 
@@ -191,6 +192,64 @@ def test_a_poll_read_by_a_pool_stores_what_a_single_process_stores(
         "broken": "error",
         "page": "error",
     }
+
+
+def test_the_reading_processes_compile_the_queries_once_per_configuration_not_per_poll(
+    server: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Feeds without validators: every poll reads every answer again, in the pool's one process.
+    for name in ("alpha", "beta", "gamma", "broken", "page"):
+        entries = [Entry(f"Un coworking numéro {n} ({name})", f"https://news.example/{name}/{n}") for n in range(5)]
+        server.route("/" + name, Response(200, {"Content-Type": "application/rss+xml"}, rss(entries)))
+    config = _config(server, 1)
+    readers = Readers()  # what the daemon keeps from one poll to the next
+    seen = []  # (process, compilations so far) of the reading process after each poll
+    try:
+        with Store(tmp_path / "watch.db") as store, Fetcher(user_agent="t", timeout=5, max_body_bytes=10**6) as f:
+            before = compiled_here()
+            for _ in range(2):
+                reports = run_poll(config, store, f, everything=True, readers=readers)
+                assert {r.items for r in reports} == {5}
+                pool = readers.pool(config, 1)
+                assert pool is not None
+                seen.append(pool.run(compilations))
+            in_this_process = compiled_here() - before
+            # the same configuration read again (a reload of unchanged files): the same process
+            run_poll(_config(server, 1), store, f, everything=True, readers=readers)
+            again = readers.pool(config, 1)
+            assert again is not None
+            seen.append(again.run(compilations))
+            # a reload with another query: new processes, each compiling the new set once
+            changed = Config(config.feeds, parse_keywords(KEYWORDS + "atelier\n"), config.settings)
+            run_poll(changed, store, f, everything=True, readers=readers)
+            fresh = readers.pool(changed, 1)
+            assert fresh is not None
+            seen.append(fresh.run(compilations))
+    finally:
+        readers.close()
+    assert not [r for r in caplog.records if r.name == "watcher.processes"]  # the pool did the reading
+    first_pid = seen[0][0]
+    assert first_pid != os.getpid()
+    assert seen[:3] == [(first_pid, 1)] * 3  # one process, one compilation, three polls
+    assert seen[3][0] != first_pid and seen[3][1] == 1
+    assert in_this_process <= 1  # and the driver itself compiled at most once for two polls
+
+
+def test_kept_reading_processes_that_broke_are_replaced_at_the_next_poll(server: LoopbackServer) -> None:
+    config = _config(server, 1)
+    readers = Readers()
+    try:
+        broken = readers.pool(config, 1)
+        assert broken is not None
+        with pytest.raises(PoolUnavailable):
+            broken.run(os._exit, 3)  # killed in the middle of a poll: that poll reads alone
+        assert readers.pool(config, 0) is None  # a small poll needs none
+        renewed = readers.pool(config, 1)
+        assert renewed is not None and renewed is not broken
+        pid, compiled = renewed.run(compilations)
+    finally:
+        readers.close()
+    assert pid != os.getpid() and compiled == 1
 
 
 def test_a_reading_process_outlives_the_signals_meant_for_the_daemon() -> None:

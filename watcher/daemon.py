@@ -33,7 +33,7 @@ from watcher import runlock
 from watcher.config import load_config
 from watcher.errors import ConfigError, StoreError
 from watcher.fetch import Fetcher, fetcher_for
-from watcher.poll import PollReport, run_poll
+from watcher.poll import PollReport, Readers, run_poll
 from watcher.store import Store, iso
 from watcher.systemd import Notifier
 from watcher.types import Config
@@ -79,6 +79,8 @@ class Daemon:
         self._busy_since: float | None = None  # monotonic start of the worker's current cycle
         self._stamps: tuple[Stamp, Stamp] = (None, None)  # of the files the current config was read from
         self._seen: tuple[Stamp, Stamp] = (None, None)  # at the previous look
+        # the reading processes, kept from poll to poll: they compile the queries once per configuration
+        self.readers = Readers()
 
     # --- main thread -----------------------------------------------------------------------------
 
@@ -261,6 +263,7 @@ class Daemon:
         except Exception:  # the main thread sees the worker gone and exits 1: systemd restarts us
             log.exception("the worker failed")
         finally:
+            self.readers.close(wait=not interrupted)
             # after an interrupted poll, fetches may still be running in the pool: leave the client to them
             if fetcher is not None and not interrupted:
                 fetcher.close()
@@ -268,7 +271,15 @@ class Daemon:
     def cycle(self, store: Store, fetcher: Fetcher, config: Config, everything: bool = False) -> list[PollReport]:
         """One turn of the worker: the sources that are due, then alerts, then the digest if its slot came."""
         try:
-            reports = run_poll(config, store, fetcher, everything=everything, clock=self.clock, stop=self._stop.is_set)
+            reports = run_poll(
+                config,
+                store,
+                fetcher,
+                everything=everything,
+                clock=self.clock,
+                stop=self._stop.is_set,
+                readers=self.readers,
+            )
         except StoreError as exc:  # disk full, read-only: say so, and try again at the next cycle
             log.error("%s", exc)
             self.notifier.status(f"database error: {exc}")

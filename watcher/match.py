@@ -28,7 +28,7 @@ from typing import Any
 from watcher.query import AnyOf, Node, Not, Phrase, Term, joined_key, singular, singulars, words
 from watcher.types import Query, QueryMatch
 
-__all__ = ["Matcher", "compile_queries"]
+__all__ = ["Matcher", "compilations", "compile_queries"]
 
 _MAX_JOIN = 3  # the longest compound whose spacing does not count
 _KEPT = frozenset(("s", "x", "xs"))  # the last words that `singular` does not cut as it cuts them joined
@@ -536,6 +536,7 @@ class Matcher:
 # The last set of queries compiled, and its Matcher.
 _last: tuple[tuple[Query, ...], Matcher] | None = None
 _last_lock = threading.Lock()
+_compiled = 0  # how many sets this process has compiled (see `compilations`)
 
 
 def compile_queries(queries: Sequence[Query]) -> Matcher:
@@ -545,9 +546,16 @@ def compile_queries(queries: Sequence[Query]) -> Matcher:
     reloaded, compile it once (comparing with the tuple that configuration holds is a pass of
     identity checks). A Matcher never changes once built, so threads may share it.
     """
-    global _last
+    global _last, _compiled
     wanted = tuple(queries)
     with _last_lock:
         if _last is None or _last[0] != wanted:
             _last = (wanted, Matcher(wanted))
+            _compiled += 1
         return _last[1]
+
+
+def compilations() -> int:
+    """How many sets of queries this process has compiled (a reading process reports it through
+    read.compilations): the proof that a configuration is compiled once, not at each poll."""
+    return _compiled

@@ -189,6 +189,46 @@ def pool_size(setting: int | None, sources: int, cpus: int) -> int:
     return cpus if cpus > 1 and sources >= AUTO_POOL_SOURCES else 0
 
 
+class Readers:
+    """The pool of reading processes, kept from one poll to the next (the daemon's polls).
+
+    Each process compiles the queries once, when it starts (read.start_process): a pool made
+    for each poll compiled them again in every process at every poll (about a second of CPU
+    for 10,000 phrases, and unpickling a compiled Matcher costs as much). The pool is replaced
+    when what its processes were started with changes (the queries after a reload, the log
+    level, the secrets known, its size) or when it broke (a process killed: this poll's
+    threads read for themselves, the next poll has a new pool); a poll that needs no pool
+    leaves it idle. Only the thread that polls uses it.
+    """
+
+    def __init__(self) -> None:
+        self._pool: Pool | None = None
+        self._made_for: tuple[Any, ...] = ()
+
+    def pool(self, config: Config, size: int) -> Pool | None:
+        """A pool of `size` processes started with the queries of `config`; None for size 0."""
+        if not size:
+            return None
+        made_for = (config.queries, size, log.getEffectiveLevel(), SECRETS.known())
+        if self._pool is None or self._pool.broken or made_for != self._made_for:
+            self.close()
+            self._pool = _new_pool(config, size)
+            self._made_for = made_for
+        return self._pool
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the processes (the daemon's end)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(wait=wait)
+
+
+def _new_pool(config: Config, size: int) -> Pool:
+    return Pool(
+        size, start_process, (config.queries, log.getEffectiveLevel(), SECRETS.known()), preload=PROCESS_PRELOAD
+    )
+
+
 def run_poll(
     config: Config,
     store: Store,
@@ -201,8 +241,13 @@ def run_poll(
     on_result: Callable[[PollReport], None] | None = None,
     rand: Callable[[], float] = random.random,
     stop: Callable[[], bool] = lambda: False,
+    readers: Readers | None = None,
 ) -> list[PollReport]:
-    """Poll the due sources (all enabled ones with `everything`, or just `names`) and store the results."""
+    """Poll the due sources (all enabled ones with `everything`, or just `names`) and store the results.
+
+    `readers` keeps the pool of reading processes for the next poll (the daemon); without it, a
+    pool is started for this poll and closed at its end.
+    """
     now = clock()
     relevance.before_poll(store, config)  # items of a language read from now on are matched again
     states = store.states()
@@ -220,11 +265,7 @@ def run_poll(
         return reports
     language.warm_up()  # while the first answers are on their way
     size = pool_size(config.settings.processes, len(todo), cores())
-    pool = (
-        Pool(size, start_process, (config.queries, log.getEffectiveLevel(), SECRETS.known()), preload=PROCESS_PRELOAD)
-        if size
-        else None
-    )
+    pool = (readers or Readers()).pool(config, size)  # a pool of this poll's own, without `readers`
     threads = ThreadPoolExecutor(max_workers=min(config.settings.max_workers, len(todo)))
     stopped = False
     unindexed = 0
@@ -271,7 +312,7 @@ def run_poll(
     finally:
         # On a stop, sources not started are cancelled and running fetches are not waited for:
         # they end by their own deadline and nothing of theirs is stored (they are polled again later).
-        if pool is not None:
+        if pool is not None and readers is None:
             pool.close(wait=not stopped)
         threads.shutdown(wait=not stopped, cancel_futures=True)
     # The theme (learned from the store, again when it changed) scores what this poll stored.

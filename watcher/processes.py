@@ -74,6 +74,7 @@ class Pool:
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
         self._failure: str | None = None
+        self._start_failed = False
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) in one of the pool's processes; the caller's thread waits for the answer.
@@ -92,6 +93,15 @@ class Pool:
         except (BrokenProcessPool, CancelledError) as exc:  # a process died, or the pool was closed
             self._fail(exc)
             raise PoolUnavailable(str(exc) or type(exc).__name__) from None
+
+    @property
+    def broken(self) -> bool:
+        """Started, then stopped working (a process died): a new pool may work again.
+
+        A pool that could not start at all is not broken: another would fail the same way.
+        """
+        with self._lock:
+            return self._failure is not None and not self._start_failed
 
     def close(self, wait: bool = True) -> None:
         """Stop the processes; work not started is dropped. Later `run` calls raise PoolUnavailable."""
@@ -117,6 +127,7 @@ class Pool:
                     )
                 except (OSError, ValueError) as exc:
                     self._failure = f"{type(exc).__name__}: {exc}"
+                    self._start_failed = True
                     log.warning("no pool of processes (%s): the work is done in this process", self._failure)
                     raise PoolUnavailable(self._failure) from None
             return self._executor

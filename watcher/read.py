@@ -9,13 +9,14 @@ HTTP client, no database), so that they start small.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from watcher import logs
+from watcher import logs, match
 from watcher.dedupe import cluster_keys
 from watcher.language import detect as detect_language
 from watcher.language import normalise_code, reads, warm_up
@@ -135,3 +136,9 @@ def read_in_process(
     """read_page in a pool process, with the queries it was started with."""
     assert _process_matcher is not None, "a pool process starts with its queries"
     return read_page(_process_matcher, spec, fetched, cursor, now)
+
+
+def compilations() -> tuple[int, int]:
+    """This process's id and how many sets of queries it has compiled (run in a pool process,
+    it says whether that process compiled again since it started)."""
+    return os.getpid(), match.compilations()
