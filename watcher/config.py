@@ -363,12 +363,13 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
 SECTION_KEYS: dict[str, frozenset[str]] = {
     "digest": frozenset({"every", "day", "time", "max_items", "tag", "max_age"}),
     "alerts": frozenset({"enabled", "min_score", "max_per_hour", "tag"}),
-    "notify": frozenset({"config"}),
+    "notify": frozenset({"config", "timeout"}),
     "export": frozenset({"network", "max_length", "link_length", "hours", "gap", "lead"}),
     "web": frozenset({"enabled", "listen", "public_url", "link_days"}),
 }
 MAX_DIGEST_ITEMS = 1000
 MAX_ALERTS_PER_HOUR = 1000
+MAX_SEND_TIMEOUT = 600.0  # seconds: settings.notify.timeout (notify.py reads it)
 
 
 def _check_sections(doc: _Doc, node: yaml.Node | None, extra: Mapping[str, Any], timezone: str) -> None:
@@ -429,6 +430,16 @@ def _check_sections(doc: _Doc, node: yaml.Node | None, extra: Mapping[str, Any],
             value = (extra.get(section) or {}).get(key)
             if value is not None and not isinstance(value, str):
                 problems.append((section, f"settings.{section}.{key} must be text"))
+    send_timeout = (extra.get("notify") or {}).get("timeout", MAX_SEND_TIMEOUT)
+    if (
+        not isinstance(send_timeout, int | float)
+        or isinstance(send_timeout, bool)
+        or not math.isfinite(send_timeout)
+        or not 1 <= send_timeout <= MAX_SEND_TIMEOUT
+    ):
+        problems.append(
+            ("notify", f"settings.notify.timeout must be a number of seconds from 1 to {MAX_SEND_TIMEOUT:g}")
+        )
     if "export" in extra:
         try:
             export.export_settings(extra.get("export"), timezone, parse_duration)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from watcher import digest as dg
-from watcher.config import parse_duration, setting_error
+from watcher.config import MAX_SEND_TIMEOUT, parse_duration, setting_error
 from watcher.errors import ConfigError
 from watcher.redact import SECRETS
 from watcher.redact import redact as redact_secrets
@@ -58,7 +59,10 @@ FILE_TARGET = "file"  # the pseudo-target when nothing is configured: a file in 
 RETRY_FIRST = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
 STALE_SENDING = timedelta(minutes=30)  # a claim older than this was cut short by a crash
-SEND_TIMEOUT = 120.0  # seconds Apprise may take for one target
+SEND_TIMEOUT = 60.0  # seconds one message to one target may take, all included (settings.notify.timeout)
+# Apprise ends its own call at the deadline; the thread that runs it is waited for this much
+# longer, so that Apprise's own report comes first whenever Apprise keeps to it.
+SEND_GRACE = 5.0
 DEFAULT_ALERT_SCORE = 85
 DEFAULT_ALERTS_PER_HOUR = 3
 MIN_NEWS_AGE = timedelta(days=2)  # a daily digest still takes yesterday's post found this morning
@@ -80,6 +84,7 @@ class NotifySettings:
     alert_min_score: int | None = DEFAULT_ALERT_SCORE  # None: no immediate alerts
     alert_max_per_hour: int = DEFAULT_ALERTS_PER_HOUR
     alert_tag: str | None = None
+    send_timeout: float = SEND_TIMEOUT
     config_file: Path | None = None
     # An item found more than this long after it was published is a source's archive (a feed
     # just added brings years of posts): stored, searchable and counted, never in the digest's
@@ -126,6 +131,16 @@ def notify_settings(config: Config) -> NotifySettings:
             raise setting_error(where, settings, "settings.digest.max_age must be at least 1h (e.g. 7d)")
     config_file = os.environ.get(CONFIG_ENV) or notify.get("config")
     base = config.feeds_path.parent if config.feeds_path else Path(".")
+    send_timeout = notify.get("timeout", SEND_TIMEOUT)
+    if (
+        not isinstance(send_timeout, int | float)
+        or isinstance(send_timeout, bool)
+        or not math.isfinite(send_timeout)
+        or not 1 <= send_timeout <= MAX_SEND_TIMEOUT
+    ):
+        raise setting_error(
+            where, settings, f"settings.notify.timeout must be a number of seconds from 1 to {MAX_SEND_TIMEOUT:g}"
+        )
     return NotifySettings(
         slot=slot,
         language=settings.language,
@@ -137,6 +152,7 @@ def notify_settings(config: Config) -> NotifySettings:
         alert_tag=_tag(alerts.get("tag")),
         config_file=base / str(config_file) if config_file else None,
         news_age=news_age,
+        send_timeout=float(send_timeout),
     )
 
 
@@ -250,6 +266,9 @@ class SendResult:
     target: str  # label
     ok: bool
     error: str | None = None
+    # no answer by the deadline: the message may have gone out, or may still go (the abandoned
+    # call runs on), so it is never sent again (at most once), and the next digest says so
+    uncertain: bool = False
 
 
 # HTML bodies being sent -> the text alternative to send with each (see _own_text_alternative).
@@ -292,11 +311,24 @@ def _own_text_alternative() -> bool:
 
 
 def _send(
-    target: Target, title: str, body: str, fmt: str, attach: Sequence[str] = (), text: str | None = None
+    target: Target,
+    title: str,
+    body: str,
+    fmt: str,
+    attach: Sequence[str] = (),
+    text: str | None = None,
+    timeout: float = SEND_TIMEOUT,
 ) -> SendResult:
-    """One message to one target; its own outcome read from Apprise's per-service results.
+    """One message to one target, within `timeout` seconds; its own outcome read from Apprise's
+    per-service results.
 
-    `text`: for an HTML body, the plain-text alternative an e-mail carries beside it."""
+    `text`: for an HTML body, the plain-text alternative an e-mail carries beside it.
+
+    Apprise runs in a thread of its own, waited for until the deadline: its name lookups,
+    connections and a server that accepts and never answers are Apprise's own (it bounds its
+    call by `timeout` too, but not every step of every service), and must not hold the caller
+    (the daemon's loop) beyond it.
+    """
     import apprise
 
     bundle = apprise.Apprise()
@@ -307,18 +339,32 @@ def _send(
     if own_text:
         with _TEXT_ALTERNATIVES_LOCK:
             _TEXT_ALTERNATIVES[body.strip()] = redact_secrets(text or "")  # Apprise strips the body it is given
-    try:
-        result = bundle.notify(
-            body=body, title=title, body_format=fmt, attach=list(attach) or None, timeout=SEND_TIMEOUT
-        )
-    except Exception as exc:  # Apprise reports service failures as results; this is a call it refused
+    outcome: list[Any] = []
+
+    def deliver() -> None:
+        try:
+            outcome.append(
+                bundle.notify(body=body, title=title, body_format=fmt, attach=list(attach) or None, timeout=timeout)
+            )
+        except Exception as exc:  # Apprise reports service failures as results; this is a call it refused
+            outcome.append(exc)
+        finally:  # when the send ends, even after it was given up: a late send keeps its text
+            if own_text:
+                with _TEXT_ALTERNATIVES_LOCK:
+                    _TEXT_ALTERNATIVES.pop(body.strip(), None)
+
+    sender = threading.Thread(target=deliver, name="watcher-send", daemon=True)
+    sender.start()
+    sender.join(timeout + SEND_GRACE)
+    if not outcome:  # still running: left to end by itself, in the background
+        return _no_answer(target, timeout)
+    result = outcome[0]
+    if isinstance(result, Exception):
         return SendResult(
-            target.label, False, redact_secrets(redact(f"{type(exc).__name__}: {exc}", target.secrets))
+            target.label, False, redact_secrets(redact(f"{type(result).__name__}: {result}", target.secrets))
         )
-    finally:
-        if own_text:
-            with _TEXT_ALTERNATIVES_LOCK:
-                _TEXT_ALTERNATIVES.pop(body.strip(), None)
+    if result.status == apprise.AppriseResultStatus.TIMEOUT:  # Apprise stopped waiting: the same
+        return _no_answer(target, timeout)
     outcomes = list(result)
     if result and outcomes and all(outcomes):
         return SendResult(target.label, True)
@@ -329,12 +375,22 @@ def _send(
     return SendResult(target.label, False, error[:500])
 
 
+def _no_answer(target: Target, timeout: float) -> SendResult:
+    return SendResult(
+        target.label,
+        False,
+        f"no answer within {timeout:g} s (settings.notify.timeout): it may or may not have arrived,"
+        " and is not sent again",
+        uncertain=True,
+    )
+
+
 def send_test(config: Config, now: datetime, targets: Sequence[Target] | None = None) -> list[SendResult]:
     """One short message to every target; each target's own result."""
     ns = notify_settings(config)
     targets = load_targets(config) if targets is None else targets
     title, body = dg.render_test(ns.language, now, ns.tz)
-    return [_send(t, title, body, "text") for t in targets]
+    return [_send(t, title, body, "text", timeout=ns.send_timeout) for t in targets]
 
 
 # --- the digest ----------------------------------------------------------------------------------
@@ -346,7 +402,7 @@ class Delivery:
 
     digest_id: int
     target: str  # label
-    state: str  # sent, failed, skipped, superseded, dropped, busy
+    state: str  # sent, failed, uncertain (no answer by the deadline), skipped, superseded, dropped, busy
     items: int = 0
     error: str | None = None
     path: str | None = None  # the file written, for the file target
@@ -398,9 +454,7 @@ def build_digest(
     age = ns.news_age
     total, stories = store.digest_size(start, end, target=target, max_age=age)
     floor = dg.OFF_THEME_FLOOR
-    rows = (
-        store.digest_best(start, end, ns.max_items, target=target, max_age=age, theme_floor=floor) if total else []
-    )
+    rows = store.digest_best(start, end, ns.max_items, target=target, max_age=age, theme_floor=floor) if total else []
     below = store.digest_below(start, end, floor, target=target, max_age=age) if total else 0
     hits = [dg.hit_from_row(r) for r in rows]
     in_digest = {h.id for h in hits}  # every hit of the window in the clusters shown
@@ -576,13 +630,17 @@ def _deliver(store: Store, config: Config, row: dict[str, Any], target: Target |
                 budget = max(200, target.max_chars - len(title) - 8)
                 body, complete = dg.fit(renderer, d, budget, attached=target.attachments)
             attach = [str(path)] if not complete and target.attachments else []
-            result = _send(target, title, body, target.fmt, attach, text)
+            result = _send(target, title, body, target.fmt, attach, text, timeout=ns.send_timeout)
     except OSError as exc:  # the data directory is not writable: nothing was sent
         result = SendResult(row["label"], False, f"cannot write the digest file: {exc.strerror}")
     if result.ok:
         store.finish_delivery(digest_id, tid, now)
         log.info("digest %d delivered to %s (%d hit%s)", digest_id, row["label"], count, "" if count == 1 else "s")
         return Delivery(digest_id, row["label"], "sent", count, path=str(path) if target is None else None)
+    if result.uncertain:  # as after a crash mid-send: never sent again, its hits stay covered
+        store.set_delivery_state(digest_id, tid, "uncertain", result.error)
+        log.warning("digest %d to %s: %s", digest_id, row["label"], result.error)
+        return Delivery(digest_id, row["label"], "uncertain", count, result.error)
     attempts = int(row["attempts"]) + 1
     retry_at = now + min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_MAX)
     store.finish_delivery(digest_id, tid, now, error=result.error, retry_at=retry_at)
@@ -771,7 +829,7 @@ def send_alerts(
                 continue  # already alerted to this target
             title, body = dg.render_alert(hit, ns.language, ns.tz, target.fmt, now)
             text = dg.render_alert(hit, ns.language, ns.tz, "text", now)[1] if target.fmt == "html" else None
-            result = _send(target, title, body, target.fmt, text=text)
+            result = _send(target, title, body, target.fmt, text=text, timeout=ns.send_timeout)
             store.finish_alert(hit.id, target.id, now, result.error if not result.ok else None)
             if result.ok:
                 sent.append((hit.id, target.label))
