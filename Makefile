@@ -42,6 +42,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
 	$(BENCH_VENV)/bin/python bench/micro.py $(MICRO_ARGS)
 	$(BENCH_VENV)/bin/python bench/compile.py $(COMPILE_ARGS)
+	$(BENCH_VENV)/bin/python bench/readers.py $(COMPILE_ARGS)
 	$(BENCH_VENV)/bin/python bench/bigdb.py $(BIGDB_ARGS)
 	$(BENCH_VENV)/bin/python bench/web.py $(BIGDB_ARGS)
 	$(BENCH_VENV)/bin/python bench/relevance.py --json bench/out/relevance.json

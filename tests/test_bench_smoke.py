@@ -32,3 +32,16 @@ def test_the_web_page_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "stories in the window" in done.stdout and "shown on the first page" in done.stdout
+
+
+def test_the_kept_readers_benchmark_runs_and_counts_one_compilation_per_process(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "readers.py"), "--queries", "200", "--polls", "2", "--feeds", "4",
+         "--processes", "1", "--rounds", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line.split("|") for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert rows["per poll"][3].strip() == "2"  # one process per poll, each compiling
+    assert rows["kept"][3].strip() == "1"  # one process for both polls, compiling once
+    assert rows["per poll"][4].strip() == rows["kept"][4].strip() == "400"  # the same items read

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.loopback import LoopbackServer, Request, Response
-from tests.test_notify import SLOT, WEEK, WED, Hook, json_url, make_config, make_hit, store_hits, targets
+from tests.test_notify import SLOT, WED, WEEK, Hook, json_url, make_config, make_hit, store_hits, targets
 from watcher import notify
 from watcher.config import load_config
 from watcher.errors import ConfigError
