@@ -69,7 +69,9 @@ def bearer(req: Request) -> str:
 
 
 class FakeMastodon:
-    """One instance's hashtag timelines, with Mastodon's id paging (newest first in every page)."""
+    """One instance's hashtag timelines, with Mastodon's id paging (newest first in every page), and
+    its status search (`/api/v2/search`: a token needed, every word of `q` in the status, newest
+    first within `min_id` < id < `max_id`, then `offset` and `limit`, as Mastodon's search does)."""
 
     def __init__(self, server: LoopbackServer, tag: str = "tierslieux", token: str | None = None) -> None:
         self.server = server
@@ -80,6 +82,7 @@ class FakeMastodon:
         self.next_id = 113637285862132341
         self.status: Response | None = None  # when set, every request gets this answer
         server.route(f"/api/v1/timelines/tag/{tag}", self.timeline)
+        server.route("/api/v2/search", self.search)
 
     def add(self, count: int, text: str = "Journée portes ouvertes au #TiersLieux, coworking compris") -> list[str]:
         ids = []
@@ -121,6 +124,22 @@ class FakeMastodon:
                 f'<{base}?max_id={page[-1]["id"]}>; rel="next", <{base}?min_id={page[0]["id"]}>; rel="prev"'
             )
         return answer(page, headers=headers)
+
+    def search(self, req: Request) -> Response:
+        if self.status is not None:
+            return self.status
+        found: list[dict[str, Any]] = []
+        if bearer(req) and (not self.token or bearer(req) == self.token):  # anonymous: no statuses
+            words = re.findall(r"\w+", req.query.get("q", [""])[0].lower())
+            found = [s for s in self.statuses if all(w in s["content"].lower() for w in words)]
+        if "min_id" in req.query:
+            found = [s for s in found if int(s["id"]) > int(req.query["min_id"][0])]
+        if "max_id" in req.query:
+            found = [s for s in found if int(s["id"]) < int(req.query["max_id"][0])]
+        found.sort(key=lambda s: int(s["id"]), reverse=True)
+        offset = int(req.query.get("offset", ["0"])[0])
+        limit = min(int(req.query.get("limit", ["20"])[0]), 40)
+        return answer({"accounts": [], "statuses": found[offset : offset + limit], "hashtags": []})
 
 
 # --- Bluesky --------------------------------------------------------------------------------------

@@ -14,8 +14,18 @@ from pathlib import Path
 import pytest
 
 from tests.loopback import LoopbackServer
-from tests.social_fakes import FakeAlgolia, FakeBluesky, FakeReddit, make_config, poll, stored_keys
-from watcher.sources import bluesky, hackernews, reddit
+from tests.social_fakes import (
+    FakeAlgolia,
+    FakeBluesky,
+    FakeMastodon,
+    FakeReddit,
+    answer,
+    make_config,
+    poll,
+    stored_keys,
+)
+from watcher import status
+from watcher.sources import bluesky, hackernews, mastodon, reddit
 from watcher.store import Store
 
 KEYWORDS = "coworking\n"
@@ -105,6 +115,38 @@ def test_bluesky_reads_a_burst_beyond_its_page_limit_over_the_next_polls(server:
     assert polls == 3
     keys = stored_keys(store, "bsky")
     assert len(keys) == len(set(keys)) == len(fake.posts)
+
+
+def test_mastodon_search_reads_a_burst_beyond_its_page_limit_over_the_next_polls(
+    server: LoopbackServer, store: Store
+) -> None:
+    fake = FakeMastodon(server, token="tok-123")
+    server.route("/api/v1/timelines/tag/calme", answer([]))  # a quiet hashtag: the posts come by search only
+    feed = (
+        f"  - name: masto\n    kind: mastodon\n    base_url: {server.base}\n    hashtags: [calme]\n"
+        "    access_token: ${MASTODON_TOKEN}\n"
+    )
+    config = make_config(feed, KEYWORDS, {"MASTODON_TOKEN": "tok-123"})
+    fake.add(2)
+    poll(config, store)
+    fake.add(mastodon.PAGE * mastodon.MAX_PAGES * 2 + 25)  # two polls' worth and more
+    polls = 0
+    while backlog(store, "masto") or polls == 0:
+        report = poll(config, store)["masto"]
+        assert report.status == "ok", report.error
+        polls += 1
+        if polls == 1:  # the limit was reached: the rest is kept for later, and status counts it
+            assert status.backlog(json.dumps(store.states()["masto"].cursor)) == 1
+            assert report.items == mastodon.PAGE * mastodon.MAX_PAGES
+        fake.add(1)  # and a new post each time, read first
+        assert polls < 10
+    poll(config, store)
+    assert polls == 3
+    keys = stored_keys(store, "masto")
+    assert len(keys) == len(set(keys)) == len(fake.statuses)  # every post, none twice
+    searches = server.hits("/api/v2/search")
+    assert all(r.headers["authorization"] == "Bearer tok-123" for r in searches)
+    assert all(int(r.query["limit"][0]) <= 40 for r in searches)
 
 
 def test_status_reports_the_searches_still_catching_up(server: LoopbackServer, tmp_path: Path) -> None:

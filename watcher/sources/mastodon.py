@@ -11,6 +11,13 @@ id until a page is empty, so nothing posted between two polls is missed. Ids are
 as numbers (they are snowflakes; Pleroma-style ids of letters are compared as text).
 The first poll of a hashtag reads only its newest page: history is not fetched.
 
+Status search (with a token) answers newest first, within `min_id` < id < `max_id`. Each
+query's cursor is the newest id seen; the next poll asks `min_id=<that id>` and, while pages
+come full, the page below the oldest id read (`max_id`), up to `MAX_PAGES`; the query's cursor
+moves when its last page is read. When more was posted than `MAX_PAGES` hold, the stretch not
+read is kept in the cursor's `backlog` (from the id the poll before had reached to the oldest
+id read), and the next polls read it, `MAX_PAGES` at a time, after the newest posts.
+
 Reuse signals: an account with `#nobot` in its bio, or that set itself not `indexable`, not
 `discoverable` or `noindex`, marks its posts `no_reuse`. Statuses carry their `uri` (the
 ActivityPub id) as `global_id`, so one post seen through two instances is one hit.
@@ -32,6 +39,7 @@ from watcher.types import Fetched, FetchRequest, Parsed, Query, RawItem, Setting
 
 PUBLIC_BASE = "https://mastodon.social"
 PAGE = 40  # the API's maximum
+MAX_PAGES = 5  # per search and poll
 _NOBOT = re.compile(r"#nobot\b", re.IGNORECASE)
 _TAG_CHARS = re.compile(r"[^\w]", re.UNICODE)
 
@@ -78,19 +86,25 @@ class MastodonSource:
             )
         if secret and spec.options.get("search", True) is not False:
             seen_searches: Mapping[str, str] = cursor.get("search_min_id") or {}
+            backlog: Mapping[str, Any] = cursor.get("backlog") or {}
             for q in social.searches(spec, queries, MASTODON):
                 params = {"q": q, "type": "statuses", "limit": str(PAGE), "resolve": "false"}
                 if seen_searches.get(q):
                     params["min_id"] = seen_searches[q]
-                requests.append(
-                    FetchRequest(
-                        url=f"{base}/api/v2/search",
-                        params=params,
-                        headers=headers,
-                        secret=True,
-                        tag=social.tag("search", {"q": q}),
-                    )
+                search = FetchRequest(
+                    url=f"{base}/api/v2/search",
+                    params=params,
+                    headers=headers,
+                    secret=True,
+                    tag=social.tag("search", {"q": q}),
                 )
+                requests.append(search)
+                for window in backlog.get(q) or []:  # what an earlier poll left past its page limit
+                    low, high = (window.get(k) if isinstance(window, Mapping) else None for k in ("since", "until"))
+                    if isinstance(low, str) and isinstance(high, str) and low and high:
+                        bounded = {**params, "min_id": low, "max_id": high}
+                        state = {"q": q, "window": [low, high]}
+                        requests.append(replace(search, params=bounded, tag=social.tag("search", state)))
         return requests
 
     def parse(self, spec: SourceSpec, fetched: Fetched, cursor: Mapping[str, Any]) -> Parsed:
@@ -98,12 +112,54 @@ class MastodonSource:
         data = social.load_json(fetched, "Mastodon")
         if step == "search":
             statuses = data.get("statuses") if isinstance(data, Mapping) else None
-            return self._forward(fetched, cursor, "search_min_id", str(state.get("q", "")), statuses, follow=False)
-        return self._forward(fetched, cursor, "min_id", str(state.get("tag", "")), data, follow=True)
+            return self._search(fetched, cursor, state, statuses)
+        return self._forward(fetched, cursor, "min_id", str(state.get("tag", "")), data)
 
-    def _forward(
-        self, fetched: Fetched, cursor: Mapping[str, Any], field: str, name: str, data: Any, *, follow: bool
-    ) -> Parsed:
+    def _search(self, fetched: Fetched, cursor: Mapping[str, Any], state: Mapping[str, Any], data: Any) -> Parsed:
+        """One page of a status search, newest first: the page below it while pages come full."""
+        if not isinstance(data, list):
+            raise ParseError(f"Mastodon search answered no list of statuses from {social.shown_url(fetched.url)}")
+        request = fetched.request
+        q = str(state.get("q", ""))
+        window = state.get("window")  # [since, until]: reading a backlog, not the newest posts
+        since = str(request.params.get("min_id") or "")
+        below = str(request.params.get("max_id") or "")
+        statuses = [s for s in data if isinstance(s, Mapping) and social.text(s.get("id"))]
+        if since:
+            statuses = [s for s in statuses if id_key(str(s["id"])) > id_key(since)]
+        if below:
+            statuses = [s for s in statuses if id_key(str(s["id"])) < id_key(below)]
+        items = tuple(item for s in statuses if (item := status_item(s)) is not None)
+        ids = [str(s["id"]) for s in statuses]
+        top, low = state.get("top"), state.get("low")  # over this chain of pages so far
+        if ids:
+            top = newest([*ids, top] if isinstance(top, str) else ids)
+            low = min([*ids, low] if isinstance(low, str) else ids, key=id_key)
+        page = int(state.get("page", 1))
+        more_below = len(data) >= PAGE and bool(ids) and isinstance(low, str)
+        if since and more_below and page < MAX_PAGES:  # a first poll reads the newest page only
+            follow_state = {"q": q, "window": window, "top": top, "low": low, "page": page + 1}
+            follow = replace(
+                request, params={**request.params, "max_id": str(low)}, tag=social.tag("search", follow_state)
+            )
+            return Parsed(items=items, next=(follow,))
+        backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
+        windows = [w for w in backlog.get(q, []) if window is None or [w.get("since"), w.get("until")] != window]
+        if since and more_below and isinstance(low, str):  # the page limit: the rest waits for the next poll
+            windows.append({"since": since, "until": low})
+        if windows:
+            backlog[q] = windows
+        else:
+            backlog.pop(q, None)
+        known: dict[str, str] = dict(cursor.get("search_min_id") or {})
+        if isinstance(top, str) and window is None and (q not in known or id_key(top) > id_key(known[q])):
+            known[q] = top
+        new_cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"search_min_id": known}
+        if backlog:
+            new_cursor["backlog"] = backlog
+        return Parsed(items=items, cursor=new_cursor)
+
+    def _forward(self, fetched: Fetched, cursor: Mapping[str, Any], field: str, name: str, data: Any) -> Parsed:
         if not isinstance(data, list):
             raise ParseError(
                 f"Mastodon answered something else than a list of statuses from {social.shown_url(fetched.url)}"
@@ -121,7 +177,7 @@ class MastodonSource:
             known[name] = top
         new_cursor = {**cursor, field: known}
         more: tuple[FetchRequest, ...] = ()
-        if follow and after:  # walking forward: ask for the page after this one, until one is empty
+        if after:  # walking forward: ask for the page after this one, until one is empty
             request = fetched.request
             more = (replace(request, params={**request.params, "min_id": top}),)
         return Parsed(items=items, cursor=new_cursor, next=more)
