@@ -19,6 +19,7 @@ from tests.conftest import cli_args
 from tests.feedgen import Entry, etag_feed, rss
 from tests.loopback import LoopbackServer, Response
 from watcher.config import parse_feeds, parse_keywords
+from watcher.daemon import Daemon
 from watcher.errors import ConfigError, HTTPStatusError, NotAFeed
 from watcher.fetch import Fetcher
 from watcher.match import compilations as compiled_here
@@ -233,6 +234,25 @@ def test_the_reading_processes_compile_the_queries_once_per_configuration_not_pe
     assert seen[:3] == [(first_pid, 1)] * 3  # one process, one compilation, three polls
     assert seen[3][0] != first_pid and seen[3][1] == 1
     assert in_this_process <= 1  # and the driver itself compiled at most once for two polls
+
+
+def test_the_daemon_s_cycles_read_with_processes_that_compiled_once(server: LoopbackServer, tmp_path: Path) -> None:
+    for name in ("alpha", "beta", "gamma", "broken", "page"):
+        entries = [Entry(f"Un fablab numéro {n} ({name})", f"https://news.example/{name}/{n}") for n in range(3)]
+        server.route("/" + name, Response(200, {"Content-Type": "application/rss+xml"}, rss(entries)))
+    config = _config(server, 1)
+    daemon = Daemon(tmp_path / "feeds.yaml", tmp_path / "keywords.txt", tmp_path / "watch.db")
+    seen = []
+    try:
+        with Store(tmp_path / "watch.db") as store, Fetcher(user_agent="t", timeout=5, max_body_bytes=10**6) as f:
+            for _ in range(2):
+                assert len(daemon.cycle(store, f, config, everything=True)) == 5
+                pool = daemon.readers.pool(config, 1)
+                assert pool is not None
+                seen.append(pool.run(compilations))
+    finally:
+        daemon.readers.close()
+    assert seen[0] == seen[1] and seen[0][1] == 1 and seen[0][0] != os.getpid()
 
 
 def test_kept_reading_processes_that_broke_are_replaced_at_the_next_poll(server: LoopbackServer) -> None:
