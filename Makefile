@@ -47,6 +47,7 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/web.py $(BIGDB_ARGS)
 	$(BENCH_VENV)/bin/python bench/relevance.py --json bench/out/relevance.json
 	$(BENCH_VENV)/bin/python bench/feedback.py
+	$(BENCH_VENV)/bin/python bench/language.py
 
 ## make bench-relevance: the relevance measures alone (bench/relevance.py, a few seconds)
 bench-relevance: $(BENCH_STAMP)
