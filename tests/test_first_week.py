@@ -479,3 +479,15 @@ def test_the_report_counts_what_was_published_in_the_period_not_what_was_found(
 ) -> None:
     figures = json.loads(run(archive_db, "report", "--since", "30d", "--json", "--out", str(tmp_path / "r")))
     assert figures["hits"] == 1  # the posts of 2012 and 2013 found today are not this month's news
+
+
+def test_a_failing_source_reads_in_the_digests_language(server: LoopbackServer, tmp_path: Path) -> None:
+    server.route("/down", Response(503, body=b"busy"))
+    url = serve(server, "/feed", rss([Entry("Un coworking ouvre", "https://news.example/a")]))
+    down = server.url("/down")
+    feeds = f"  - name: ok\n    kind: rss\n    url: {url}\n  - name: panne\n    kind: rss\n    url: {down}\n"
+    args = write_config(tmp_path, f"settings:\n  language: fr\nfeeds:\n{feeds}", "coworking\n")
+    run(args, "poll", "--all")
+    text = run(args, "digest", "--preview")
+    line = next(x for x in text.splitlines() if "panne :" in x)
+    assert "le serveur est en panne : " in line and "HTTP 503" in line and "jamais lue avec succès" in line

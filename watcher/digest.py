@@ -543,7 +543,34 @@ def _source_line(s: SourceHealth, language: str, tz: tzinfo, year: int | None = 
     error = " ".join((s.error or lab["failing"]).split())
     if len(error) > 300:
         error = error[:300] + "…"
-    return s.name, f"{error} ({since})"
+    gist = error_gist(error, language) if s.error else None
+    return s.name, (f"{gist} : {error} ({since})" if gist else f"{error} ({since})")
+
+
+# What a source's error means, in French, before its technical text (kept as the source gave it):
+# the first pattern found in the message wins.
+_GIST_FR = (
+    (re.compile(r"\bHTTP (401|403)\b"), "accès refusé"),
+    (re.compile(r"\bHTTP (404|410)\b|\bGone\b"), "adresse introuvable"),
+    (re.compile(r"\bHTTP 429\b|rate limit", re.IGNORECASE), "trop de requêtes, en attente"),
+    (re.compile(r"\bHTTP 5\d\d\b"), "le serveur est en panne"),
+    (re.compile(r"no complete answer|deadline|timed? ?out", re.IGNORECASE), "pas de réponse à temps"),
+    (re.compile(r"cannot connect|connection .* broke|name resolution", re.IGNORECASE), "connexion impossible"),
+    (re.compile(r"^not a feed"), "ce n’est pas un flux RSS ou Atom"),
+    (re.compile(r"malformed XML"), "flux mal formé"),
+    (re.compile(r"\bcap\b"), "réponse trop volumineuse"),
+    (re.compile(r"login|refused|credential", re.IGNORECASE), "identifiants refusés"),
+)
+
+
+def error_gist(error: str, language: str) -> str | None:
+    """A source's error in a few words of the digest's language; None in English (the error is)."""
+    if language[:2].lower() != "fr":
+        return None
+    for pattern, gist in _GIST_FR:
+        if pattern.search(error):
+            return gist
+    return "en erreur"
 
 
 def _meta(hit: DigestHit, d: Digest) -> list[str]:
