@@ -8,7 +8,9 @@
 Reading an answer is pure Python, held to one core by the interpreter lock: a large poll hands
 each answer to a pool of processes, one per core (processes.py), while its threads go on
 fetching. A small poll, or a machine of one core, reads in the fetching threads. A pool that
-cannot start or breaks is not an error: the threads read for themselves.
+cannot start or breaks is not an error: the threads read for themselves. The daemon keeps its
+pool from one poll to the next (`Readers`), so that its processes compile the queries once per
+configuration.
 
 A source's failure is a value (SourceResult with status "error"), never an exception that
 stops the others. Each source's results are stored whole, in one transaction with the other
