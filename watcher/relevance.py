@@ -6,9 +6,10 @@ the last poll, the stored items left out for their language that are now read ar
 After a poll: the theme model (theme.py) is loaded from its cache in the store, or learned again
 when what it was learned from changed meaningfully (a tenth more or fewer seed items, other seed
 queries); then the items this poll stored get their theme component, and those matching no
-query but as close to the theme as the typical seed become related hits (keywords []). When the
-model was learned again, the items of the last RESCORE_DAYS days are scored again with it, so
-the digest ranks with one model.
+query but close enough to the theme (theme.RELATED_SHARE) become related hits (keywords []).
+When the model was learned again, the hits of the last RESCORE_DAYS days are scored again with
+it, so the digest ranks with one model (only hits: the non-hits of a fortnight would be most of
+the database).
 
 Nothing here may stop a poll: a missing model (too few items yet) leaves the scores as they were,
 said once in the log; any other failure is logged and the poll goes on.
@@ -65,11 +66,8 @@ def _rematch_languages(store: Store, config: Config) -> int:
         return 0  # the first poll with languages: nothing was left out before
     rows = [
         row
-        for row in store.items_since(None)
-        if row["score"] == 0
-        and row["language"]
-        and row["score_breakdown"].get("_left_out_language")  # matched, but not in a language read then
-        and any(reads(read.get(source, None), row["language"]) for source in row["sources"])
+        for row in store.items_left_out_for_language()  # matched, but not in a language read then
+        if any(reads(read.get(source, None), row["language"]) for source in row["sources"])
     ]
     if not rows:
         return 0
@@ -127,8 +125,8 @@ def after_poll(store: Store, config: Config, since: datetime, now: datetime) -> 
         model, fresh = theme_model(store, config, now)
         if model is None:
             return 0
-        start = min(since, now - timedelta(days=RESCORE_DAYS)) if fresh else since
-        return apply(store, config, model, store.items_to_rescore(start))
+        earlier = now - timedelta(days=RESCORE_DAYS) if fresh else None
+        return apply(store, config, model, store.items_to_rescore(since, hits_since=earlier))
     except Exception as exc:
         log.warning("theme: scores left as they were (%s: %s)", type(exc).__name__, exc)
         return 0

@@ -1028,13 +1028,25 @@ class Store:
         with self.write() as conn:
             conn.execute("INSERT OR REPLACE INTO settings_seen (name, value) VALUES (?, ?)", (name, value))
 
-    def items_to_rescore(self, since: datetime) -> list[dict[str, Any]]:
-        """Items first seen since `since`: hits, and non-hits that a theme may find related."""
+    def items_to_rescore(self, since: datetime, hits_since: datetime | None = None) -> list[dict[str, Any]]:
+        """Items first seen since `since` (hits, and non-hits that a theme may find related), and
+        the hits first seen since `hits_since` (earlier): what a theme learned anew scores again.
+        Only hits go back that far: the non-hits of a fortnight would be most of the database."""
         sql = """
             SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
-            FROM items WHERE first_seen >= ? ORDER BY id
+            FROM items WHERE first_seen >= :since OR (score > 0 AND first_seen >= :hits_since) ORDER BY id
         """
-        return [_hit_row(row) for row in self.db.query(sql, (iso(since),))]
+        params = {"since": iso(since), "hits_since": iso(hits_since) if hits_since else iso(since)}
+        return [_hit_row(row) for row in self.db.query(sql, params)]
+
+    def items_left_out_for_language(self) -> list[dict[str, Any]]:
+        """Items that matched a query but were left out for their language, with their sources."""
+        sql = """
+            SELECT items.*, (SELECT json_group_array(source) FROM item_sources WHERE item_id = items.id) AS sources
+            FROM items WHERE score = 0 AND language IS NOT NULL
+            AND json_extract(breakdown, '$._left_out_language') IS NOT NULL ORDER BY id
+        """
+        return [_hit_row(row) for row in self.db.query(sql)]
 
     def rescore(self, updates: Sequence[tuple[int, int, Mapping[str, float]]]) -> int:
         """Set (item id, score, breakdown) of stored items; returns how many changed."""
