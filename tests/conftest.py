@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing.process
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,28 @@ import pytest
 from tests.loopback import LoopbackServer
 
 DATA = Path(__file__).parent / "data"
+WAIT = 300  # seconds: the bound of a barrier or of racing processes; they take seconds, on a loaded machine more
+
+
+def run_processes(workers: list[multiprocessing.process.BaseProcess]) -> list[int | None]:
+    """Start racing processes, wait for them all within WAIT, kill any still running; their exit codes.
+
+    Racers are made with the "spawn" context, as the poll's processes come from a server process:
+    a fork of this threaded test process (earlier tests leave threads behind, the language model's
+    loader among them) may inherit a lock held by a thread it does not have, and hang.
+    """
+    try:
+        for w in workers:
+            w.start()
+        deadline = time.monotonic() + WAIT
+        for w in workers:
+            w.join(max(0.0, deadline - time.monotonic()))
+        return [w.exitcode for w in workers]
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.kill()
+                w.join()
 
 
 def cli_args(folder: Path) -> list[str]:

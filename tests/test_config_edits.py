@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_args
+from tests.conftest import WAIT, cli_args, run_processes
 from watcher.feeds_file import add_feed
 from watcher.keywords_file import add_query
 
@@ -31,7 +31,7 @@ def watcher(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "watcher", *cli_args(folder), *command],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         cwd=Path(__file__).parent.parent,
     )
 
@@ -106,12 +106,12 @@ def test_a_file_that_cannot_be_written_is_one_line_exit_1_and_left_as_it_was(tmp
 
 
 def _add_keyword(path: Path, word: str, barrier: multiprocessing.synchronize.Barrier) -> None:
-    barrier.wait()
+    barrier.wait(WAIT)
     add_query(path, word)
 
 
 def _add_feed(path: Path, name: str, barrier: multiprocessing.synchronize.Barrier) -> None:
-    barrier.wait()
+    barrier.wait(WAIT)
     add_feed(path, {"name": name, "kind": "rss", "url": f"https://{name}.example/feed"}, env={})
 
 
@@ -123,13 +123,9 @@ def test_edits_made_at_the_same_moment_by_several_processes_all_land(tmp_path: P
         (tmp_path / "keywords.txt", _add_keyword) if what == "keywords" else (tmp_path / "feeds.yaml", _add_feed)
     )
     names = [f"mot{chr(ord('a') + i)}" for i in range(8)]
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(names))
     workers = [context.Process(target=edit, args=(path, name, barrier)) for name in names]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-    assert [w.exitcode for w in workers] == [0] * len(names)
+    assert run_processes(workers) == [0] * len(names)
     text = path.read_text(encoding="utf-8")
     assert all(name in text for name in names), text

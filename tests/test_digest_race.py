@@ -4,6 +4,8 @@ alerts at once keep to the hourly limit together.
 `watcher run` and `watcher digest --send` (or two daemons' worth of calls) may look at the
 ledger at the same time: each slot must still get exactly one digest, with windows that follow
 one another. Real processes, a real SQLite file, a barrier so that they race at every slot.
+
+The racers are spawned and waited for by conftest.run_processes (why: see there).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import multiprocessing
 from datetime import timedelta
 from pathlib import Path
 
+from tests.conftest import WAIT, run_processes
 from tests.loopback import LoopbackServer
 from tests.test_notify import SLOT, WED, WEEK, Hook, make_config, make_hit, store_hits
 from watcher import notify
@@ -27,7 +30,7 @@ def _race(db: Path, config: Config, barrier: multiprocessing.synchronize.Barrier
     with Store(db) as store:
         for week in range(ROUNDS):
             now = SLOT + week * WEEK + timedelta(minutes=1)
-            barrier.wait(30)
+            barrier.wait(WAIT)
             if manual:
                 notify.send_digest_now(store, config, now, targets=[])
             else:
@@ -41,14 +44,10 @@ def race(tmp_path: Path, manual: bool) -> list[tuple[str, str]]:
         for week in range(ROUNDS):  # a hit in every window, so a manual digest always has something new
             found = WED + week * WEEK  # published when found: news, not a source's archive
             store_hits(store, [make_hit(config, week, 50, key=f"k{week}", published=found)], found)
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES)
     workers = [context.Process(target=_race, args=(db, config, barrier, manual)) for _ in range(PROCESSES)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    assert run_processes(workers) == [0] * PROCESSES
     with Store(db) as store:
         return [(str(r[0]), str(r[1])) for r in store.db.execute(
             "SELECT window_start, window_end FROM digests ORDER BY id").fetchall()]  # fmt: skip
@@ -70,7 +69,7 @@ def test_two_digest_sends_at_once_record_one_digest_per_moment(tmp_path: Path) -
 def _alert(db: Path, config: Config, ids: list[int], url: str, barrier: multiprocessing.synchronize.Barrier) -> None:
     targets = notify.load_targets(config, env={"WATCHER_NOTIFY": url})
     with Store(db) as store:
-        barrier.wait(30)
+        barrier.wait(WAIT)
         notify.send_alerts(store, config, ids, WED + timedelta(hours=1), targets)
 
 
@@ -84,14 +83,10 @@ def test_two_processes_alerting_at_once_keep_to_the_hourly_limit_together(tmp_pa
     with LoopbackServer() as server:
         server.route("/hook", hook)
         url = server.url("/hook").replace("http://", "json://")
-        context = multiprocessing.get_context("fork")
+        context = multiprocessing.get_context("spawn")
         barrier = context.Barrier(2)
         workers = [context.Process(target=_alert, args=(db, config, ids, url, barrier)) for ids in (first, second)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(60)
-    assert [w.exitcode for w in workers] == [0, 0]
+        assert run_processes(workers) == [0, 0]
     assert len(hook.bodies) == 3  # not three each
     with Store(db) as store:
         assert store.alerts_since(WED) == 3
