@@ -62,7 +62,7 @@ class NotifySocket:
         with self._lock:
             return [(at, line) for at, message in self.messages for line in message.splitlines()]
 
-    def wait_for(self, predicate: Callable[[str], bool], count: int = 1, timeout: float = 15) -> list[str]:
+    def wait_for(self, predicate: Callable[[str], bool], count: int = 1, timeout: float = 60) -> list[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [line for _, line in self.fields() if predicate(line)]
@@ -96,7 +96,7 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def wait_log(self, text: str, count: int = 1, timeout: float = 10) -> None:
+    def wait_log(self, text: str, count: int = 1, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while self.log().count(text) < count:
             assert time.monotonic() < deadline, f"{text!r} not logged; log:\n{self.log()}"
@@ -106,8 +106,8 @@ class Daemon:
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
 
-    def stop(self, timeout: float = 5) -> tuple[int, float]:
-        """SIGTERM; (exit code, seconds it took)."""
+    def stop(self, timeout: float = 60) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds it took: a test that promises a prompt stop asserts it)."""
         start = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout)
@@ -132,7 +132,7 @@ def cli(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "watcher", *args(folder), *command],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
         cwd=Path(__file__).parent.parent,
     )
 
@@ -384,7 +384,7 @@ def test_sigkill_at_random_moments_never_duplicates_or_loses_a_hit(
     notify.wait_for(lambda f: f == "READY=1", count=readies + 1)  # its signal handlers are in place
     last.signal(signal.SIGUSR1)  # every source once more, whatever it had stored
     for path in paths:
-        last.wait_log(f"{path.strip('/')}: ok, 300 items", timeout=30)
+        last.wait_log(f"{path.strip('/')}: ok, 300 items")
     assert last.stop()[0] == 0
     hits = stored_hits(tmp_path)
     assert len(hits) == 900
@@ -467,7 +467,7 @@ def test_the_daemon_sends_the_due_digest_once_and_not_again_after_a_restart(
     target = {"WATCHER_NOTIFY": f"json://127.0.0.1:{server.server.server_address[1]}/notify"}
     daemon = Daemon(tmp_path, notify, target)
     daemons.append(daemon)
-    daemon.wait_log("digest 1 recorded for", timeout=20)
+    daemon.wait_log("digest 1 recorded for")
     assert daemon.stop()[0] == 0
     [body] = received
     assert "Un fablab ouvre à Bagneux" in json.loads(body)["message"]
@@ -476,6 +476,6 @@ def test_the_daemon_sends_the_due_digest_once_and_not_again_after_a_restart(
     daemons.append(again)
     notify.wait_for(lambda f: f == "READY=1", count=2)
     again.signal(signal.SIGUSR1)  # poll now: the cycle ends with its digest step, then STATUS=
-    notify.wait_for(lambda f: f.startswith("STATUS=cycle 1:"), count=2, timeout=20)
+    notify.wait_for(lambda f: f.startswith("STATUS=cycle 1:"), count=2)
     assert again.stop()[0] == 0
     assert len(received) == 1, "the digest of that window went out once"

@@ -356,7 +356,7 @@ def test_a_removed_query_leaves_the_digest_summary_and_the_report(archive_db: li
 def installed_watcher(cwd: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
     """The `watcher` script of the virtual environment, run as a user runs it after the quick start."""
     script = Path(sys.executable).parent / "watcher"
-    return subprocess.run([str(script), *command], capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+    return subprocess.run([str(script), *command], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 
 
 def test_hints_write_the_command_as_it_must_be_typed_and_quote_a_name_with_a_space(
@@ -377,7 +377,7 @@ def test_hints_write_the_command_as_it_must_be_typed_and_quote_a_name_with_a_spa
     assert added.returncode == 0, added.stderr
     hint = added.stdout.split("Try it now: ", 1)[1].strip()
     assert hint == f"{venv.name}/bin/watcher feeds check 'Mon Blog'"
-    pasted = subprocess.run(["sh", "-c", hint], capture_output=True, text=True, cwd=venv.parent, env=env, timeout=60)
+    pasted = subprocess.run(["sh", "-c", hint], capture_output=True, text=True, cwd=venv.parent, env=env, timeout=120)
     assert pasted.returncode == 0 and "1 match" in pasted.stdout, pasted.stdout + pasted.stderr
     on_path = {**env, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
     empty = installed_watcher(tmp_path, on_path, "hits")

@@ -151,7 +151,7 @@ def watcher(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
     args = ["--feeds", str(folder / "feeds.yaml"), "--keywords", str(folder / "keywords.txt")]
     args += ["--db", str(folder / "watch.db")]
     done = subprocess.run(
-        [sys.executable, "-m", "watcher", *args, *command], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "watcher", *args, *command], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert done.returncode == 0, (command, done.stdout, done.stderr)
     return done

@@ -31,7 +31,7 @@ def watcher(folder: Path, db: Path, *command: str, umask: int) -> subprocess.Com
     return subprocess.run(
         [sys.executable, "-m", "watcher", "--feeds", str(folder / "feeds.yaml"), "--keywords",
          str(folder / "keywords.txt"), "--db", str(db), *command],
-        capture_output=True, text=True, timeout=60, umask=umask, cwd=Path(__file__).parent.parent,
+        capture_output=True, text=True, timeout=120, umask=umask, cwd=Path(__file__).parent.parent,
     )  # fmt: skip
 
 

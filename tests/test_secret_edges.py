@@ -229,7 +229,7 @@ def test_a_token_a_private_feed_echoes_in_its_links_is_hidden_in_long_listings_t
         capture_output=True,
         text=True,
         env={**os.environ, **environment()},
-        timeout=60,
+        timeout=120,
     )
     assert listing.returncode == 0, listing.stderr
     assert len(listing.stdout) > 100_000  # long enough for the long-text path of redact

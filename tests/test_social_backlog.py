@@ -160,7 +160,7 @@ def test_status_reports_the_searches_still_catching_up(server: LoopbackServer, t
 
     def watcher(*command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "watcher", *args, *command], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "watcher", *args, *command], capture_output=True, text=True, timeout=120
         )
 
     fake.add(2)

@@ -105,7 +105,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
         capture_output=True,
         text=True,
         env={**os.environ, **env},
-        timeout=60,
+        timeout=120,
         check=False,
     )
 

@@ -35,7 +35,7 @@ def installed_copy(unit: str, folder: Path) -> Path:
 @pytest.mark.parametrize("unit", ["watcher.service", "watcher-user.service"])
 def test_systemd_analyze_verify_accepts_the_unit(unit: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(ANALYZE), "verify", str(installed_copy(unit, tmp_path))], capture_output=True, text=True, timeout=60
+        [str(ANALYZE), "verify", str(installed_copy(unit, tmp_path))], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
@@ -47,7 +47,7 @@ def test_system_unit_exposure_is_low(tmp_path: Path) -> None:
         [str(ANALYZE), "security", "--offline=yes", str(installed_copy("watcher.service", tmp_path))],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
     if "--offline" in result.stderr and result.returncode != 0:
         pytest.skip("this systemd-analyze cannot analyse a unit file offline")
