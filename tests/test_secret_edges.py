@@ -234,3 +234,27 @@ def test_a_token_a_private_feed_echoes_in_its_links_is_hidden_in_long_listings_t
     assert listing.returncode == 0, listing.stderr
     assert len(listing.stdout) > 100_000  # long enough for the long-text path of redact
     assert FEED_TOKEN not in listing.stdout and listing.stdout.count("token=${FEED_TOKEN}") == 600  # url, canonical
+
+
+def test_a_pool_process_hides_secrets_in_whatever_it_writes_to_stderr() -> None:
+    # a pool process set up as the poll sets it up, in a process of its own: a warning, a print
+    # and a thread's traceback reach the same stderr (the journal) as its log lines
+    code = (
+        "import sys, threading, warnings\n"
+        "from watcher.read import start_process\n"
+        f"start_process((), 30, {{{FEED_TOKEN!r}: '${{FEED_TOKEN}}'}})\n"
+        f"warnings.warn('a warning quoting {FEED_TOKEN}')\n"
+        f"print('a line quoting {FEED_TOKEN}', file=sys.stderr)\n"
+        "def fail():\n"
+        f"    raise RuntimeError('a thread failing with {FEED_TOKEN}')\n"
+        "thread = threading.Thread(target=fail)\n"
+        "thread.start()\n"
+        "thread.join()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent
+    )
+    assert done.returncode == 0, done.stderr
+    assert "a warning quoting ${FEED_TOKEN}" in done.stderr and "RuntimeError: a thread failing" in done.stderr
+    assert "a line quoting ${FEED_TOKEN}" in done.stderr
+    assert FEED_TOKEN not in done.stderr

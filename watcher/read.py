@@ -22,7 +22,7 @@ from watcher.language import detect as detect_language
 from watcher.language import normalise_code, reads, warm_up
 from watcher.match import Matcher, compile_queries
 from watcher.normalise import normalise
-from watcher.redact import SECRETS
+from watcher.redact import SECRETS, redact_standard_streams
 from watcher.score import score
 from watcher.sources import adapter
 from watcher.types import Fetched, Hit, Item, Parsed, Query, RawItem, SourceSpec
@@ -123,6 +123,9 @@ def start_process(queries: tuple[Query, ...], log_level: int, secrets: Mapping[s
     for meant_for_the_daemon in (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT):
         signal.signal(meant_for_the_daemon, signal.SIG_IGN)
     SECRETS.adopt(secrets or {})
+    # this process writes to the poll's stderr too: a warning or a thread's traceback, not only
+    # its log lines, goes through the same redaction as the command's own output
+    redact_standard_streams()
     logs.setup(daemon=True)
     logging.getLogger().setLevel(min(log_level, logging.WARNING))
     log.setLevel(log_level)
