@@ -87,6 +87,10 @@ MAX_TIMEOUT = 3600.0
 MAX_PROCESSES = 64  # settings.processes: more than this is a typo, not a machine
 
 
+class DurationTooLong(ValueError):
+    """A duration above MAX_DURATION: a setting with a shorter range of its own says that range."""
+
+
 def parse_duration(text: str | int | float) -> int:
     """'90', '30m', '2h', '7d', '1w' -> seconds, at most MAX_DURATION. Raises ValueError with a readable message."""
     if isinstance(text, bool) or not isinstance(text, str | int | float):
@@ -99,7 +103,7 @@ def parse_duration(text: str | int | float) -> int:
             raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 7d, 1w)")
         seconds = float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
     if not math.isfinite(seconds) or seconds > MAX_DURATION:
-        raise ValueError(f"{text!r} is too long: at most {MAX_DURATION // 86400}d")
+        raise DurationTooLong(f"{text!r} is too long: at most {MAX_DURATION // 86400}d")
     return int(seconds)
 
 
@@ -287,10 +291,10 @@ def _settings(doc: _Doc, node: yaml.Node | None, data: Any, base: Path) -> Setti
         if key in {"default_interval"}:
             try:
                 known[key] = parse_duration(value)
-            except ValueError as exc:
-                if "too long" not in str(exc):
-                    raise doc.error(where, f"settings.{key}: {exc}") from None
+            except DurationTooLong:
                 known[key] = MAX_INTERVAL + 1  # said below, with its range
+            except ValueError as exc:
+                raise doc.error(where, f"settings.{key}: {exc}") from None
             if not MIN_INTERVAL <= known[key] <= MAX_INTERVAL:
                 raise doc.error(
                     where, f"settings.{key} must be from {MIN_INTERVAL}s to {MAX_INTERVAL // 86400}d, not {value!r}"
@@ -528,11 +532,10 @@ def _feed(
         raise doc.error(_child(node, "base_url"), f"feed {name!r}: base_url must start with http(s)://")
     try:
         interval = parse_duration(values.get("interval", settings.default_interval))
+    except DurationTooLong:  # said below with the interval's own range, not the longest duration
+        interval = MAX_INTERVAL + 1
     except ValueError as exc:
-        if "too long" in str(exc):  # say the interval's own range, not the longest duration
-            interval = MAX_INTERVAL + 1
-        else:
-            raise doc.error(_child(node, "interval"), f"feed {name!r}: interval: {exc}") from None
+        raise doc.error(_child(node, "interval"), f"feed {name!r}: interval: {exc}") from None
     if interval < MIN_INTERVAL:
         raise doc.error(_child(node, "interval"), f"feed {name!r}: interval {interval}s is below the minimum of 60s")
     if interval > MAX_INTERVAL:
