@@ -202,21 +202,15 @@ class BlueskySource:
             current["low"] = _iso(low) if low else ""
             todo[0] = current
         else:  # this query is done: move its cursor
-            backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
-            windows = [w for w in backlog.get(q, []) if window is None or [w.get("since"), w.get("until")] != window]
+            left = None
             cut_short = bool(current.get("since")) and page and len(posts) >= PAGE and not overlap_reached
             if cut_short and low is not None:  # the page limit: the rest waits for the next poll
                 # `until` excludes its own time: a second later, so posts of the oldest second are not lost
-                windows.append({"since": current["since"], "until": _iso(shift(low, timedelta(seconds=1)))})
-            if windows:
-                backlog[q] = windows
-            else:
-                backlog.pop(q, None)
+                left = {"since": current["since"], "until": _iso(shift(low, timedelta(seconds=1)))}
             if window is None:
                 queries[q] = _advance(seen, found)
-            cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"queries": queries}
-            if backlog:
-                cursor["backlog"] = backlog
+            read = None if window is None else lambda w: [w.get("since"), w.get("until")] == window
+            cursor = social.with_backlog(cursor, q, read, left, queries=queries)
             todo = todo[1:]
         follow: tuple[FetchRequest, ...] = ()
         if todo:

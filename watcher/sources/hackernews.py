@@ -107,22 +107,15 @@ class HackerNewsSource:
             state = {"q": q, "top": top, "top_ids": sorted(top_ids), "low": low, "window": window}
             follow = replace(request, params={**request.params, "page": str(page + 1)}, tag=social.tag("search", state))
             return Parsed(items=tuple(items), next=(follow,))
-        backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
-        windows = [w for w in backlog.get(q, []) if window is None or [w.get("since"), w.get("until")] != window]
+        left = None
         if forward and pages > page + 1 and isinstance(low, int):  # the page limit: the rest waits for the next poll
             since = window[0] if window is not None else known.get("created_at_i")
             if isinstance(since, int):
-                windows.append({"since": since, "until": low})
-        if windows:
-            backlog[q] = windows
-        else:
-            backlog.pop(q, None)
+                left = {"since": since, "until": low}
         if top is not None and window is None:
             queries[q] = {"created_at_i": top, "ids": sorted(top_ids)}
-        new_cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"queries": queries}
-        if backlog:
-            new_cursor["backlog"] = backlog
-        return Parsed(items=tuple(items), cursor=new_cursor)
+        read = None if window is None else lambda w: [w.get("since"), w.get("until")] == window
+        return Parsed(items=tuple(items), cursor=social.with_backlog(cursor, q, read, left, queries=queries))
 
     def explain(self, spec: SourceSpec, error: HTTPStatusError) -> str:
         if error.status == 429:

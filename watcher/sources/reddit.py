@@ -218,19 +218,13 @@ class RedditSource:
             current.update(after=after, top=top)
             todo[0] = current
         else:
-            backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
-            windows = [w for w in backlog.get(key, []) if not catching_up or w.get("after") != current["start"]]
-            if more:  # the page limit: the rest is read from here at the next poll, down to the same floor
-                windows.append({"after": after, "floor": floor_name})
-            if windows:
-                backlog[key] = windows
-            else:
-                backlog.pop(key, None)
+            # the page limit: the rest is read from here at the next poll, down to the same floor
+            left = {"after": after, "floor": floor_name} if more else None
             if top and not catching_up:
                 newest[key] = top
-            new_cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"newest": newest}
-            if backlog:
-                new_cursor["backlog"] = backlog
+            start = current.get("start")
+            read = (lambda w: w.get("after") == start) if catching_up else None
+            new_cursor = social.with_backlog(cursor, key, read, left, newest=newest)
             todo = todo[1:]
         follow: tuple[FetchRequest, ...] = ()
         if todo:

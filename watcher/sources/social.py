@@ -9,7 +9,7 @@ know what is left to do without any state of their own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -104,6 +104,33 @@ def read_tag(value: str) -> tuple[str, dict[str, Any]]:
     except ValueError:
         state = {}
     return step, state if isinstance(state, dict) else {}
+
+
+def with_backlog(
+    cursor: Mapping[str, Any],
+    key: str,
+    read: Callable[[Mapping[str, Any]], bool] | None,
+    left: Mapping[str, Any] | None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """`cursor` with `fields` set and the backlog of search `key` brought up to date.
+
+    The backlog is what a poll left unread past its page limit, a list of windows per search:
+    the window just read to its end (the one `read` says is it, when reading one) goes, the
+    stretch this reading left (`left`) is added. An empty backlog is no key at all.
+    """
+    backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
+    windows = [w for w in backlog.get(key, []) if read is None or not read(w)]
+    if left is not None:
+        windows.append(dict(left))
+    if windows:
+        backlog[key] = windows
+    else:
+        backlog.pop(key, None)
+    updated = {k: v for k, v in cursor.items() if k != "backlog"} | fields
+    if backlog:
+        updated["backlog"] = backlog
+    return updated
 
 
 def check_strings(spec: SourceSpec, keys: Iterable[str]) -> str | None:
