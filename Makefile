@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/watcher check
 	$(BIN)/watcher run
 
-## make test: set up, lint, type-check and run the whole test suite
+## make test: set up, lint, type-check and run the test suite (not the tests marked slow)
 test: $(STAMP)
 	$(BIN)/ruff check watcher tests
 	$(BIN)/mypy
