@@ -204,6 +204,7 @@ class Report:
     best: tuple[Story, ...] = ()
     relayed: tuple[Story, ...] = ()
     cut_future: bool = False  # the period runs past now: its weeks to come are not plotted
+    presence: Any = None  # watcher.presence.indicators.Indicators, when feeds.yaml has `presence:`
 
     @property
     def lab(self) -> dict[str, str]:
@@ -275,7 +276,17 @@ def collect(store: Store, config: Config, start: datetime, end: datetime, title:
         best=tuple(_story(r) for r in store.report_stories(start, end, BEST_STORIES)),
         relayed=tuple(_story(r) for r in store.report_stories(start, end, 50, states=("relayed",))),
         cut_future=end > now,
+        presence=_presence(store, config, start, end),
     )
+
+
+def _presence(store: Store, config: Config, start: datetime, end: datetime) -> Any:
+    """The indicators section's figures (watcher.presence), when there are accounts to compare."""
+    if not config.presence:
+        return None
+    from watcher.presence.indicators import collect_indicators
+
+    return collect_indicators(store, config, start, end)
 
 
 def _story(row: Mapping[str, Any]) -> Story:
@@ -523,6 +534,10 @@ def render_html(report: Report, chart_file: str = CHART_FILE) -> str:
     out.append("</div></div>")
     out.append(f"<h2>{e(lab['health'])}</h2>")
     out.append(_health_html(report))
+    if report.presence is not None:
+        from watcher.presence.indicators import indicators_html
+
+        out.append(indicators_html(report.presence))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -649,4 +664,8 @@ def render_markdown(report: Report, chart_file: str = CHART_FILE) -> str:
             f"| {md(h['source'])} | {h['polls']} | {int(h['errors'] or 0)} | {int(h['new_hits'] or 0)} "
             f"| {md(h['last_error'] or '')} |"
         )
+    if report.presence is not None:
+        from watcher.presence.indicators import indicators_markdown
+
+        out += ["", indicators_markdown(report.presence)]
     return "\n".join(out) + "\n"

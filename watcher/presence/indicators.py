@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from watcher.normalise import canonical_url
 from watcher.presence import storage
@@ -118,14 +118,15 @@ def collect_indicators(store: Store, config: Config, start: datetime, end: datet
     curves: dict[str, dict[str, list[tuple[date, int]]]] = {}
     visits: dict[str, dict[str, int]] = {}
     for f in figures:
-        if not start.date() <= f.day < end.date() or (f.day == end.date() and end.time() == datetime.min.time()):
+        last_day = (end - timedelta(microseconds=1)).date()  # the period is [start, end)
+        if not start.date() <= f.day <= last_day:
             continue
         if f.metric == "followers":
             curves.setdefault(network_of[f.account], {}).setdefault(org_of[f.account], []).append((f.day, f.value))
         elif f.metric == "visits":  # the month's figure is its last reading
             visits.setdefault(org_of[f.account], {})[f.day.strftime("%Y-%m")] = f.value
-    ours_keys = {a.key for o in config.presence if o.role == "self" for a in o.accounts}
-    own = [(network_of[k], p) for k in ours_keys for p in posts.get(k, ())]
+    ours_keys = [a.key for o in config.presence if o.role == "self" for a in o.accounts if a.network != "website"]
+    own = [(network_of[k], p) for k in ours_keys for p in posts.get(k, ())]  # our posts on the networks
     engaged = sorted(
         ((n, p) for n, p in own if p.engagement), key=lambda np: (-(np[1].engagement or 0), np[1].published)
     )
@@ -172,7 +173,7 @@ def followers_chart(ind: Indicators, network: str, width: int = 480, height: int
         return top + plot_h - plot_h * (value - low) / (high - low)
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img"'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img"'
         f' aria-label="{e(ind.lab["curve"])}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="14">',
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="{left}" y="22" font-size="15" font-weight="bold" fill="#222">'
@@ -186,7 +187,7 @@ def followers_chart(ind: Indicators, network: str, width: int = 480, height: int
         parts.append(f'<text x="{left - 6}" y="{y(value) + 5:.1f}" text-anchor="end" fill="#555">{value:,.0f}</text>')
     for day in (first, last):
         anchor = "start" if day == first else "end"
-        parts.append(f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="#555">{day:%d/%m}</text>')
+        parts.append(f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="#555">{day:%Y-%m-%d}</text>')
     for index, (org, points) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
         path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in points)
@@ -224,14 +225,14 @@ def indicators_html(ind: Indicators) -> str:
         out.append(f"<h3>{e(NETWORK_NAMES.get(network, network.capitalize()))}</h3>")
         series = ind.curves.get(network, {})
         if any(len(points) >= 2 for points in series.values()):
-            out.append(followers_chart(ind, network))
+            out.append(f'<div style="max-width:640px">{followers_chart(ind, network)}</div>')
             out.append('<ul class="legend">')
             for index, org in enumerate(o for o, points in series.items() if points):
                 out.append(f'<li><span style="background:{PALETTE[index % len(PALETTE)]}"></span>{e(org)}</li>')
             out.append("</ul>")
         elif series:
             out.append(f'<p class="note">{e(lab["no_curve"])}</p>')
-        out.append('<div class="scroll"><table><tr>' + "".join(f"<th>{e(lab[h])}</th>" for h in heads) + "</tr>")
+        out.append('<div style="overflow-x:auto;max-width:100%"><table><tr>' + "".join(f"<th>{e(lab[h])}</th>" for h in heads) + "</tr>")
         for r in rows:
             name = f"<b>{e(r.organisation)}</b>" if r.role == "self" else e(r.organisation)
             best = r.best_post
@@ -268,7 +269,7 @@ def indicators_html(ind: Indicators) -> str:
         months = sorted({m for v in ind.visits.values() for m in v})
         out.append(f"<h3>{e(lab['visits'])}</h3>")
         out.append(
-            f'<div class="scroll"><table><tr><th>{e(lab["organisation"])}</th>'
+            f'<div style="overflow-x:auto;max-width:100%"><table><tr><th>{e(lab["organisation"])}</th>'
             + "".join(f"<th>{e(m)}</th>" for m in months)
             + "</tr>"
         )
