@@ -17,7 +17,7 @@ from tests.presence_fakes import BLUESKY_HANDLE, FakeBlueskyAppView, FakeMastodo
 from tests.test_cli import write_config
 from watcher.cli import main
 
-HOSTILE = '<script>alert(1)</script> [click](javascript:alert(2)) **loud** <img src=x onerror=alert(3)>'
+HOSTILE = "<script>alert(1)</script> [click](javascript:alert(2)) **loud** <img src=x onerror=alert(3)>"
 ORG = "<b onclick=x>Nous & [co](javascript:x)"
 
 
@@ -35,7 +35,13 @@ def test_the_indicators_section_renders_in_html_and_markdown_with_network_text_e
             Response(
                 200,
                 {"Content-Type": "application/rss+xml"},
-                rss([Entry("A new coworking space opens in Sceaux for freelancers and small firms", story, hours_ago=30)]),
+                rss(
+                    [
+                        Entry(
+                            "A new coworking space opens in Sceaux for freelancers and small firms", story, hours_ago=30
+                        )
+                    ]
+                ),
             ),
         )
         FakeMastodonAccount(mastodon)

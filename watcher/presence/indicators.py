@@ -187,7 +187,9 @@ def followers_chart(ind: Indicators, network: str, width: int = 480, height: int
         parts.append(f'<text x="{left - 6}" y="{y(value) + 5:.1f}" text-anchor="end" fill="#555">{value:,.0f}</text>')
     for day in (first, last):
         anchor = "start" if day == first else "end"
-        parts.append(f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="#555">{day:%Y-%m-%d}</text>')
+        parts.append(
+            f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="#555">{day:%Y-%m-%d}</text>'
+        )
     for index, (org, points) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
         path = " ".join(f"{x(d):.1f},{y(v):.1f}" for d, v in points)
@@ -232,7 +234,11 @@ def indicators_html(ind: Indicators) -> str:
             out.append("</ul>")
         elif series:
             out.append(f'<p class="note">{e(lab["no_curve"])}</p>')
-        out.append('<div style="overflow-x:auto;max-width:100%"><table><tr>' + "".join(f"<th>{e(lab[h])}</th>" for h in heads) + "</tr>")
+        out.append(
+            '<div style="overflow-x:auto;max-width:100%"><table><tr>'
+            + "".join(f"<th>{e(lab[h])}</th>" for h in heads)
+            + "</tr>"
+        )
         for r in rows:
             name = f"<b>{e(r.organisation)}</b>" if r.role == "self" else e(r.organisation)
             best = r.best_post
