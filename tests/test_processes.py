@@ -423,7 +423,8 @@ def test_a_poll_killed_outright_leaves_no_reading_process_behind(server: Loopbac
 def test_a_killed_server_process_takes_its_workers_along_and_the_poll_reads_alone(
     server: LoopbackServer, tmp_path: Path
 ) -> None:
-    main = _large_slow_poll(server, tmp_path, delay=3)
+    # the slow half keeps the poll going while its workers are looked for, however slowly they start
+    main = _large_slow_poll(server, tmp_path, delay=15)
     try:
         helpers = _pool_started(main.pid)
         parents = _parents()
