@@ -71,7 +71,7 @@ _SETTINGS = {
 }  # fmt: skip
 # Sections of `settings` that later stages read (Settings.extra): the digest and alerts, the targets,
 # export, the web page.
-EXTRA_SETTINGS = {"digest", "alerts", "notify", "export", "web"}
+EXTRA_SETTINGS = {"digest", "alerts", "notify", "export", "web", "report"}
 MIN_INTERVAL = 60  # seconds; polling faster than this gets throttled or banned
 MAX_INTERVAL = 30 * 86400  # a source polled less than monthly is a typo (and would overflow dates)
 MAX_DURATION = 3650 * 86400  # ten years: the longest duration anything takes (--since included)
@@ -370,6 +370,7 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "notify": frozenset({"config", "timeout"}),
     "export": frozenset({"network", "max_length", "link_length", "hours", "gap", "lead"}),
     "web": frozenset({"enabled", "listen", "public_url", "link_days"}),
+    "report": frozenset({"tag"}),  # the quarterly report goes by itself to the targets with this tag
 }
 MAX_DIGEST_ITEMS = 1000
 MAX_ALERTS_PER_HOUR = 1000
@@ -429,7 +430,7 @@ def _check_sections(doc: _Doc, node: yaml.Node | None, extra: Mapping[str, Any],
     if not isinstance(per_hour, int) or isinstance(per_hour, bool) or not 0 <= per_hour <= MAX_ALERTS_PER_HOUR:
         most = MAX_ALERTS_PER_HOUR
         problems.append(("alerts", f"settings.alerts.max_per_hour must be a whole number from 0 (no alerts) to {most}"))
-    for section in ("digest", "alerts", "notify"):
+    for section in ("digest", "alerts", "notify", "report"):
         for key in ("tag", "config"):
             value = (extra.get(section) or {}).get(key)
             if value is not None and not isinstance(value, str):

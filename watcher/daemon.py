@@ -292,9 +292,21 @@ class Daemon:
             self.digest_step(store, config, now)
         if not self._stop.is_set() and config.presence:
             self.presence_step(store, fetcher, config, now)
+        if not self._stop.is_set() and "report" in config.settings.extra:
+            self.report_step(store, config, now)
         if reports:
             self.notifier.status(self._summary_cycle(store, config, reports, now))
         return reports
+
+    def report_step(self, store: Store, config: Config, now: datetime) -> None:
+        """The ended quarter's report, to the targets tagged settings.report.tag, once (report_send)."""
+        from watcher.report_send import send_due_report
+
+        try:
+            for delivery in send_due_report(store, config, now):
+                log.info("report %s to %s: %s", delivery.quarter, delivery.target, delivery.error or delivery.state)
+        except Exception as exc:  # a delivery problem must not stop the watch; tried again next cycle
+            log.error("quarterly report not sent: %s", exc)
 
     def presence_step(self, store: Store, fetcher: Fetcher, config: Config, now: datetime) -> None:
         """The presence accounts not yet read today (once a day each, failed or not: a network

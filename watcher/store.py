@@ -315,6 +315,24 @@ CREATE TABLE presence_snapshots (
 ) WITHOUT ROWID;
 """
 
+# The quarterly report sent by itself (watcher.report_send): one row per quarter and target, at
+# most once like the digest's deliveries ('sending' claimed before the send, then 'sent' or
+# 'failed'; a claim a crash cut short is never sent again).
+_V13_REPORT_DELIVERIES = """
+CREATE TABLE report_deliveries (
+    quarter TEXT NOT NULL,
+    target TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    claimed_at TEXT,
+    sent_at TEXT,
+    error TEXT,
+    PRIMARY KEY (quarter, target)
+) WITHOUT ROWID;
+"""
+
 # Each migration is run once, in order, in its own transaction; PRAGMA user_version counts them.
 MIGRATIONS: list[str] = [
     _V1,
@@ -329,6 +347,7 @@ MIGRATIONS: list[str] = [
     _V10_LABELLED_FEATURES,
     _V11_RELEVANCE,
     _V12_PRESENCE,
+    _V13_REPORT_DELIVERIES,
 ]
 
 
