@@ -143,21 +143,14 @@ class MastodonSource:
                 request, params={**request.params, "max_id": str(low)}, tag=social.tag("search", follow_state)
             )
             return Parsed(items=items, next=(follow,))
-        backlog = {k: list(v) for k, v in (cursor.get("backlog") or {}).items()}
-        windows = [w for w in backlog.get(q, []) if window is None or [w.get("since"), w.get("until")] != window]
+        left = None
         if since and more_below and isinstance(low, str):  # the page limit: the rest waits for the next poll
-            windows.append({"since": since, "until": low})
-        if windows:
-            backlog[q] = windows
-        else:
-            backlog.pop(q, None)
+            left = {"since": since, "until": low}
         known: dict[str, str] = dict(cursor.get("search_min_id") or {})
         if isinstance(top, str) and window is None and (q not in known or id_key(top) > id_key(known[q])):
             known[q] = top
-        new_cursor = {k: v for k, v in cursor.items() if k != "backlog"} | {"search_min_id": known}
-        if backlog:
-            new_cursor["backlog"] = backlog
-        return Parsed(items=items, cursor=new_cursor)
+        read = None if window is None else lambda w: [w.get("since"), w.get("until")] == window
+        return Parsed(items=items, cursor=social.with_backlog(cursor, q, read, left, search_min_id=known))
 
     def _forward(self, fetched: Fetched, cursor: Mapping[str, Any], field: str, name: str, data: Any) -> Parsed:
         if not isinstance(data, list):
