@@ -283,3 +283,14 @@ def test_the_daemon_reads_each_account_once_a_day(apis: Any, tmp_path: Path) -> 
         assert len(bluesky.hits("/xrpc/app.bsky.actor.getProfile")) == 2
         days = store.db.execute("SELECT DISTINCT day FROM presence_figures ORDER BY day").fetchall()
         assert [d[0] for d in days] == ["2026-08-02", "2026-08-03"]
+
+
+def test_a_link_header_leading_to_another_host_is_not_followed() -> None:
+    from watcher.presence.networks import next_link
+
+    base = "https://mastodon.example"
+    page = f"{base}/api/v1/accounts/1/statuses"
+    own = f'<{page}?max_id=5>; rel="next", <{page}?min_id=9>; rel="prev"'
+    assert next_link(own, base) == f"{page}?max_id=5"
+    assert next_link('<https://elsewhere.example/x?max_id=5>; rel="next"', base) is None
+    assert next_link(f'<{base}/x?min_id=9>; rel="prev"', base) is None and next_link(None, base) is None

@@ -133,7 +133,8 @@ def _print_text(table: dict[str, list[Row]], since: str, states: dict[str, dict[
         ]
         widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
         for c in (heads, *cells):
-            click.echo("  ".join(_pad(v, w, i in (0, 6)) for i, (v, w) in enumerate(zip(c, widths, strict=True))))
+            cells_line = "  ".join(_pad(v, w, i in (0, 6)) for i, (v, w) in enumerate(zip(c, widths, strict=True)))
+            click.echo(cells_line.rstrip())
         for r in rows:
             error = (states.get(r.account) or {}).get("last_error")
             if error:
