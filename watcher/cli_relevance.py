@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from watcher.cli import CONTEXT, Env
+from watcher.hints import hint
 
 _LABELS = {
     "fr": {
@@ -98,7 +99,7 @@ def relevance(env: Env, limit: int, as_json: bool) -> None:
     if model.active:
         click.echo(lab["active"].format(max=f"{feedback.MAX_POINTS:g}"))
     else:
-        click.echo(lab["inactive"].format(min=feedback.MIN_LABELS, each=feedback.MIN_EACH))
+        click.echo(hint(lab["inactive"].format(min=feedback.MIN_LABELS, each=feedback.MIN_EACH)))
     q = model.quality
     if q is None:
         click.echo(lab["no_quality"])
@@ -170,7 +171,7 @@ _SUGGEST = {
         "domain": "laisser de côté le site {value} pour la source {target}",
         "author": "laisser de côté l'auteur {value} pour la source {target}",
         "counts": " : écarte {noise} hors sujet, {rel} retenu{rs}",
-        "apply": "Pour en appliquer une : watcher keywords suggest --apply N",
+        "apply": "Pour en appliquer une : `watcher keywords suggest --apply N`",
         "none": (
             "Aucune exclusion n'écarterait au moins {min} résultats marqués hors sujet sans écarter de résultats"
             " retenus ({noise} marqué{ns} hors sujet jusqu'ici : `watcher relay skip --noise ID`)."
@@ -185,7 +186,7 @@ _SUGGEST = {
         "domain": "leave out the site {value} for the source {target}",
         "author": "leave out the author {value} for the source {target}",
         "counts": ": removes {noise} noise, {rel} relevant",
-        "apply": "To apply one: watcher keywords suggest --apply N",
+        "apply": "To apply one: `watcher keywords suggest --apply N`",
         "none": (
             "No exclusion would remove {min} results marked as noise or more without removing relevant ones"
             " ({noise} marked as noise so far: `watcher relay skip --noise ID`)."
@@ -268,14 +269,14 @@ def suggest(env: Env, limit: int, apply_: int | None, as_json: bool) -> None:
         )
         return
     if not found:
-        click.echo(lab["none"].format(min=sg.MIN_NOISE, noise=noise, ns=s(noise)))
+        click.echo(hint(lab["none"].format(min=sg.MIN_NOISE, noise=noise, ns=s(noise))))
         return
     click.echo(lab["from"].format(noise=noise, ns=s(noise), rel=rel, rs=s(rel)))
     for n, x in enumerate(found[:limit], 1):
         what = lab[x.kind].format(exclusion=x.exclusion, target=x.target, value=x.value)
         counts = lab["counts"].format(noise=x.noise, rel=x.relevant, rs=s(x.relevant))
         click.echo(f"{n:>3}. {what}{counts}")
-    click.echo(lab["apply"])
+    click.echo(hint(lab["apply"]))
 
 
 def _apply(env: Env, chosen: Any, lab: dict[str, str]) -> None:
