@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.feedgen import Entry, rss
 from tests.loopback import LoopbackServer, Response
-from watcher import theme
+from watcher import relevance, theme, triage
 from watcher.config import parse_feeds, parse_keywords
 from watcher.fetch import Fetcher
 from watcher.poll import run_poll
@@ -139,3 +139,35 @@ def test_a_poll_scores_on_theme_hits_above_off_theme_ones_and_offers_related_ite
     assert datetime.now(UTC) - timedelta(minutes=5) < datetime.fromisoformat(
         offered["first_seen"].replace("Z", "+00:00")
     )
+
+
+def test_the_seed_count_that_keeps_the_cached_theme_is_the_count_learning_uses(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    # a poll decides whether the cached theme still holds by counting seeds in SQL, without
+    # reading any text; learning picks them in Python: both must see the same seeds
+    entries = [Entry(t, f"https://news.example/on/{i}", body=b) for i, (t, b) in enumerate(ON_THEME)]
+    entries += [Entry(t, f"https://news.example/off/{i}", body=b) for i, (t, b) in enumerate(OFF_THEME)]
+    server.route("/feed", Response(200, RSS, rss(entries)))
+    feeds = f"settings:\n  timeout: 5\nfeeds:\n  - name: news\n    kind: rss\n    url: {server.url('/feed')}\n"
+    specs, settings = parse_feeds(feeds, "feeds.yaml", env={})
+    config = Config(specs, parse_keywords("coworking ^2\ntiers-lieux ^2\nlien\ninnovation\n"), settings)
+
+    def both(store: Store) -> tuple[int, int]:
+        seed_queries = {q.text for q in theme.seed_queries(config.queries, store.query_counts())}
+        documents = store.theme_documents(relevance.DOCUMENTS, theme.TEXT_CHARS)
+        in_python = sum(relevance._is_seed(d, seed_queries) for d in documents)
+        in_sql = store.theme_seed_count(relevance.DOCUMENTS, sorted(seed_queries), relevance.POSITIVE_STATES)
+        return in_python, in_sql
+
+    with Store(tmp_path / "watch.db") as store, Fetcher(user_agent="t", timeout=5, max_body_bytes=10**6) as f:
+        run_poll(config, store, f, everything=True, clock=lambda: datetime.now(UTC))
+        ids = {h["url"]: h["id"] for h in store.hits()}
+        python_count, sql_count = both(store)
+        assert python_count == sql_count >= len(ON_THEME) - 2
+        now = datetime.now(UTC)
+        assert triage.skip(store, [ids["https://news.example/on/0"]], now, noise=True).moved  # a seed no more
+        assert triage.pick(store, [ids["https://news.example/off/2"]], now).moved  # a seed by its state
+        assert both(store) == (python_count, python_count)
+        assert triage.skip(store, [ids["https://news.example/on/1"]], now, noise=True).moved
+        assert both(store) == (python_count - 1, python_count - 1)

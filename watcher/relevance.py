@@ -39,6 +39,7 @@ POSITIVE_STATES = ("picked", "exported", "relayed")
 _SETTING = "languages"
 
 _said_missing = False
+_cached: tuple[str, theme.ThemeModel] | None = None  # (the stored model's text, the model) last parsed
 
 
 def _languages_read(config: Config) -> dict[str, list[str] | None]:
@@ -82,19 +83,24 @@ def _rematch_languages(store: Store, config: Config) -> int:
 
 def theme_model(store: Store, config: Config, now: datetime) -> tuple[theme.ThemeModel | None, bool]:
     """The theme model (None when there are too few items yet) and whether it was learned anew."""
-    global _said_missing
-    documents = store.theme_documents(DOCUMENTS)
+    global _said_missing, _cached
     counts = store.query_counts()
     seeds_queries = {q.text for q in theme.seed_queries(config.queries, counts)}
-    seeds = [i for i, d in enumerate(documents) if _is_seed(d, seeds_queries)]
-    basis = {"queries": sorted(seeds_queries), "seeds": len(seeds)}
+    # whether the cached model holds is decided on a count: no item's text is read for it
+    seed_count = store.theme_seed_count(DOCUMENTS, sorted(seeds_queries), POSITIVE_STATES)
+    basis = {"queries": sorted(seeds_queries), "seeds": seed_count}
     cached = store.relevance_model(theme.NAME)
     if cached is not None:
         old_basis = json.loads(cached[0])
         old_seeds = int(old_basis.get("seeds", 0))
         same_queries = old_basis.get("queries") == basis["queries"]
-        if same_queries and abs(len(seeds) - old_seeds) <= CHANGED * max(old_seeds, 1):
-            return theme.ThemeModel.from_json(json.loads(cached[1])), False
+        if same_queries and abs(seed_count - old_seeds) <= CHANGED * max(old_seeds, 1):
+            if _cached is None or _cached[0] != cached[1]:  # parsed once per model, not per poll
+                _cached = (cached[1], theme.ThemeModel.from_json(json.loads(cached[1])))
+            return _cached[1], False
+    documents = store.theme_documents(DOCUMENTS, theme.TEXT_CHARS)
+    seeds = [i for i, d in enumerate(documents) if _is_seed(d, seeds_queries)]
+    basis["seeds"] = len(seeds)
     model = theme.build([(d["title"], d["text"]) for d in documents], seeds)
     if model is None:
         if not _said_missing:

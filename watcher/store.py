@@ -1014,13 +1014,28 @@ class Store:
         rows = self.db.execute(sql, (iso(since) if since else "",)).fetchall()
         return {str(lang): int(n) for lang, n in rows}
 
-    def theme_documents(self, limit: int) -> list[dict[str, Any]]:
-        """The latest `limit` items (hit or not): id, title, text, score, state, keywords (a list)."""
-        sql = "SELECT id, title, text, score, state, keywords FROM items ORDER BY id DESC LIMIT ?"
+    def theme_documents(self, limit: int, chars: int) -> list[dict[str, Any]]:
+        """The latest `limit` items (hit or not): id, title, the first `chars` of the text, score,
+        state, keywords (a list)."""
+        sql = "SELECT id, title, substr(text, 1, ?), score, state, keywords FROM items ORDER BY id DESC LIMIT ?"
         return [
             {**dict(zip(("id", "title", "text", "score", "state"), r[:5], strict=True)), "keywords": json.loads(r[5])}
-            for r in self.db.execute(sql, (limit,)).fetchall()
+            for r in self.db.execute(sql, (chars, limit)).fetchall()
         ]
+
+    def theme_seed_count(self, limit: int, seed_queries: Sequence[str], positive_states: Sequence[str]) -> int:
+        """How many of the latest `limit` items are theme seeds (relevance._is_seed, in SQL): not
+        noise, and either in a positive state or a hit of one of `seed_queries`. Counted without
+        reading any text: a poll asks this to know whether the cached theme still holds."""
+        params: dict[str, Any] = {"limit": limit}
+        positive = _marks("pos", positive_states, params)
+        seeds = _marks("seed", seed_queries, params)
+        sql = f"""
+            SELECT count(*) FROM (SELECT score, state, keywords FROM items ORDER BY id DESC LIMIT :limit)
+            WHERE state != 'noise' AND (state IN ({positive})
+                OR (score > 0 AND EXISTS (SELECT 1 FROM json_each(keywords) WHERE value IN ({seeds}))))
+        """
+        return int(self.db.execute(sql, params).fetchone()[0])
 
     def query_counts(self) -> dict[str, int]:
         """Hits per query (as written in keywords.txt)."""
