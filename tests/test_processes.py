@@ -382,7 +382,10 @@ def _large_slow_poll(server: LoopbackServer, tmp_path: Path, delay: float) -> su
             f"/f{n}", Response(200, {"Content-Type": "application/rss+xml"}, body, delay=delay if n % 2 else 0)
         )
         feeds.append(f"  - name: f{n}\n    kind: rss\n    url: {server.url(f'/f{n}')}\n")
-    (tmp_path / "feeds.yaml").write_text("settings:\n  timeout: 60\n  processes: 2\nfeeds:\n" + "".join(feeds))
+    # every source on one host: without a higher per_host (2 by default), the slow half would be
+    # fetched two at a time, 6 x `delay` seconds, longer than the tests wait for the poll's end
+    settings = "settings:\n  timeout: 60\n  processes: 2\n  per_host: 24\n"
+    (tmp_path / "feeds.yaml").write_text(settings + "feeds:\n" + "".join(feeds))
     (tmp_path / "keywords.txt").write_text(KEYWORDS)
     return subprocess.Popen(
         [sys.executable, "-m", "watcher", *cli_args(tmp_path), "poll", "--all"],
