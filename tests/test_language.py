@@ -149,3 +149,28 @@ def test_the_commands_say_why_an_item_was_left_out(server: LoopbackServer, tmp_p
     assert f"{ENGLISH.title}  (coworking): left out, langue : en" in checked
     [hit] = json.loads(run("hits", "--json"))
     assert hit["language"] == "fr" and hit["related"] is False
+
+
+def test_items_matched_again_for_their_language_are_scored_as_a_poll_scores_its_hits(
+    server: LoopbackServer, store: Store
+) -> None:
+    # the theme learned from the French items, and the place: an English item that the setting
+    # lets in later is ranked with them as if it had been a hit when polled
+    from tests.test_theme import ON_THEME
+    from watcher import theme
+
+    french = [Entry(t, f"https://news.example/on/{i}", body=b) for i, (t, b) in enumerate(ON_THEME)]
+    english = Entry(
+        "A coworking space for freelancers opens in Sceaux",
+        "https://news.example/en/sceaux",
+        body="Shared desks, meeting rooms and a cafe for the freelancers who work remotely near Paris.",
+    )
+    server.route("/feed", Response(200, RSS, rss([*french, english])))
+    poll(make_config(feed(server.url("/feed")), "  place: Sceaux\n"), store)
+    assert store.relevance_model(theme.NAME) is not None
+    assert languages_of(store)[english.link] == ("en", 0)
+    poll(make_config(feed(server.url("/feed")), "  place: Sceaux\n  languages: [fr, en]\n"), store)
+    [hit] = [h for h in store.hits() if h["url"] == english.link]
+    assert hit["keywords"] == ["coworking"]
+    assert hit["score_breakdown"]["place"] > 0
+    assert theme.NAME in hit["score_breakdown"]

@@ -45,7 +45,7 @@ def find_matches(
         matches = matcher.match(row["title"], row["text"])
         if not matches:
             continue
-        item = _item(row)
+        item = item_of_row(row)
         all_matches = tuple(full.match(item.title, item.text)) or tuple(matches)
         weight = max((source_weights.get(s, 1.0) for s in row["sources"]), default=1.0)
         seen = parse_iso(row["first_seen"]) or item.published
@@ -73,7 +73,8 @@ def catch_up(
     return len(found), store.add_matches(updates, cluster_days=cluster_days)
 
 
-def _item(row: Mapping[str, Any]) -> Item:
+def item_of_row(row: Mapping[str, Any]) -> Item:
+    """A stored item (the row shape of Store.items_since) as a poll read it."""
     published = parse_iso(row["published"])
     assert published is not None
     return Item(

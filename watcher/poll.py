@@ -251,7 +251,7 @@ def run_poll(
     pool is started for this poll and closed at its end.
     """
     now = clock()
-    relevance.before_poll(store, config)  # items of a language read from now on are matched again
+    relevance.before_poll(store, config, now)  # items of a language read from now on are matched again
     states = store.states()
     specs = [f for f in config.feeds if f.name in names] if names else config.feeds
     todo = schedule.due(specs, states, now, everything=everything or bool(names))

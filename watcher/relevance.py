@@ -1,7 +1,8 @@
 """Relevance at the edges of a poll: the theme learned from the store, and the languages read.
 
 Before a poll: when the languages read (settings.languages, a source's `languages`) changed since
-the last poll, the stored items left out for their language that are now read are matched again.
+the last poll, the stored items left out for their language that are now read are matched again,
+and scored as a poll scores its hits (the place's, the learned and the theme's parts with them).
 
 After a poll: the theme model (theme.py) is loaded from its cache in the store, or learned again
 when what it was learned from changed meaningfully (a tenth more or fewer seed items, other seed
@@ -23,12 +24,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher import theme
-from watcher.backfill import find_matches
+from watcher import labels, place, theme
+from watcher.backfill import Found, find_matches, item_of_row
 from watcher.language import detect, reads
 from watcher.score import with_components
 from watcher.store import Rematch, Store
-from watcher.types import Config, ScoreComponent
+from watcher.types import Config, Hit, ScoreComponent
 
 log = logging.getLogger("watcher.relevance")
 
@@ -46,17 +47,17 @@ def _languages_read(config: Config) -> dict[str, list[str] | None]:
     return {f.name: (list(f.languages) if f.languages is not None else None) for f in config.feeds}
 
 
-def before_poll(store: Store, config: Config) -> int:
+def before_poll(store: Store, config: Config, now: datetime) -> int:
     """Match again the stored items left out for a language that is now read; how many became hits."""
     try:
-        return _rematch_languages(store, config)
+        return _rematch_languages(store, config, now)
     except Exception as exc:
         name = type(exc).__name__
         log.warning("languages: could not match the items of newly read languages again (%s: %s)", name, exc)
         return 0
 
 
-def _rematch_languages(store: Store, config: Config) -> int:
+def _rematch_languages(store: Store, config: Config, now: datetime) -> int:
     read = _languages_read(config)
     value = json.dumps(read, sort_keys=True)
     seen = store.setting_seen(_SETTING)
@@ -74,16 +75,46 @@ def _rematch_languages(store: Store, config: Config) -> int:
         return 0
     weights = {f.name: f.weight for f in config.feeds}
     found = find_matches(rows, config.queries, config.queries, weights)
-    updates = [Rematch(f.row["id"], tuple(m.query.text for m in f.matches), f.score, f.breakdown) for f in found]
-    changed = store.add_matches(updates, cluster_days=config.settings.cluster_days)
+    changed = store.add_matches(_as_polled(store, config, found, now), cluster_days=config.settings.cluster_days)
     if changed:
         log.info("languages: %d stored items in a newly read language became hits", changed)
     return changed
 
 
+def _as_polled(store: Store, config: Config, found: Sequence[Found], now: datetime) -> list[Rematch]:
+    """The items matched again, scored as a poll scores its hits: with the place's and the learned
+    parts (poll._store_results) and the theme's (after_poll, with the model stored: none is learned
+    here, so that after_poll still sees a model learned anew and scores the recent hits again)."""
+    hits = [Hit(item_of_row(f.row), f.matches, f.score, f.breakdown) for f in found]
+    local = place.finder_for(config.settings.place)
+    hits = labels.adjust_hits(labels.current(store, now), place.adjust_hits(local, hits))
+    model = _stored_model(store)
+    updates = []
+    for f, hit in zip(found, hits, strict=True):
+        value, breakdown = hit.score, hit.breakdown
+        if model is not None and value > 0:
+            value, breakdown = with_components(breakdown, [model.component(hit.item.title, hit.item.text)])
+        updates.append(Rematch(f.row["id"], tuple(m.query.text for m in f.matches), value, breakdown))
+    return updates
+
+
+def _stored_model(store: Store) -> theme.ThemeModel | None:
+    """The theme model stored in the database, if any."""
+    stored = store.relevance_model(theme.NAME)
+    return _parsed(stored[1]) if stored is not None else None
+
+
+def _parsed(text: str) -> theme.ThemeModel:
+    """A stored theme model, parsed once per model (not at every poll)."""
+    global _cached
+    if _cached is None or _cached[0] != text:
+        _cached = (text, theme.ThemeModel.from_json(json.loads(text)))
+    return _cached[1]
+
+
 def theme_model(store: Store, config: Config, now: datetime) -> tuple[theme.ThemeModel | None, bool]:
     """The theme model (None when there are too few items yet) and whether it was learned anew."""
-    global _said_missing, _cached
+    global _said_missing
     counts = store.query_counts()
     seeds_queries = {q.text for q in theme.seed_queries(config.queries, counts)}
     # whether the cached model holds is decided on a count: no item's text is read for it
@@ -95,9 +126,7 @@ def theme_model(store: Store, config: Config, now: datetime) -> tuple[theme.Them
         old_seeds = int(old_basis.get("seeds", 0))
         same_queries = old_basis.get("queries") == basis["queries"]
         if same_queries and abs(seed_count - old_seeds) <= CHANGED * max(old_seeds, 1):
-            if _cached is None or _cached[0] != cached[1]:  # parsed once per model, not per poll
-                _cached = (cached[1], theme.ThemeModel.from_json(json.loads(cached[1])))
-            return _cached[1], False
+            return _parsed(cached[1]), False
     documents = store.theme_documents(DOCUMENTS, theme.TEXT_CHARS)
     seeds = [i for i, d in enumerate(documents) if _is_seed(d, seeds_queries)]
     basis["seeds"] = len(seeds)
