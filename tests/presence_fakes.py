@@ -93,3 +93,23 @@ class FakeBlueskyAppView:
         else:
             page = {"feed": []}
         return Response(200, JSON, json.dumps(page).encode())
+
+
+class FakeMatomo:
+    """A Matomo answering VisitsSummary.get with the recorded answer, to a POST with the right token."""
+
+    def __init__(self, server: LoopbackServer, token: str) -> None:
+        self.token = token
+        server.route("/index.php", self.api)
+
+    def api(self, req: Request) -> Response:
+        from urllib.parse import parse_qs
+
+        body = parse_qs(req.body.decode())
+        if req.method != "POST" or body.get("token_auth") != [self.token]:
+            return Response(
+                200, JSON, b'{"result":"error","message":"You must be logged in to access this functionality."}'
+            )
+        if req.query.get("method") != ["VisitsSummary.get"]:
+            return Response(200, JSON, b'{"result":"error","message":"The method does not exist."}')
+        return Response(200, JSON, raw("matomo_visits_summary.json"))

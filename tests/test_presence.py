@@ -294,3 +294,32 @@ def test_a_link_header_leading_to_another_host_is_not_followed() -> None:
     assert next_link(own, base) == f"{page}?max_id=5"
     assert next_link('<https://elsewhere.example/x?max_id=5>; rel="next"', base) is None
     assert next_link(f'<{base}/x?min_id=9>; rel="prev"', base) is None and next_link(None, base) is None
+
+
+def test_a_websites_visits_come_from_its_matomo_with_the_token_in_the_body_only(tmp_path: Path) -> None:
+    from tests.feedgen import Entry, rss
+    from tests.presence_fakes import FakeMatomo
+
+    with LoopbackServer() as site:
+        site.route(
+            "/feed", Response(200, {"Content-Type": "application/rss+xml"}, rss([Entry("Hello", site.url("/a"))]))
+        )
+        FakeMatomo(site, "s3cret-token")
+        text = (
+            "feeds: []\npresence:\n  - name: Nous\n    role: self\n    accounts:\n      website:\n"
+            f"        handle: {site.url('/feed')}\n        matomo:\n          url: {site.base}\n"
+            "          site_id: 1\n          token: ${MATOMO_TOKEN}\n"
+        )
+        (tmp_path / "feeds.yaml").write_text(text, encoding="utf-8")
+        (tmp_path / "keywords.txt").write_text("a\n", encoding="utf-8")
+        config = load_config(tmp_path / "feeds.yaml", tmp_path / "keywords.txt", env={"MATOMO_TOKEN": "s3cret-token"})
+        with Store(tmp_path / "w.db") as store:
+            results = snapshot(config, store, datetime(2010, 3, 8, tzinfo=UTC))
+            assert results["Nous/website"].status == "ok"
+            rows = store.db.execute("SELECT day, metric, value, origin FROM presence_figures").fetchall()
+        assert [tuple(r) for r in rows] == [("2010-03-06", "visits", 2, "matomo")]  # the empty period: no figure
+        calls = site.hits("/index.php")
+        assert calls and all("s3cret" not in r.raw_query for r in calls)
+        with pytest.raises(ConfigError) as caught:  # a token written in clear is refused
+            config_in(tmp_path, text.replace("${MATOMO_TOKEN}", "s3cret-token"))
+        assert "token must be ${A_VARIABLE}" in caught.value.problem

@@ -668,7 +668,8 @@ def parse_feeds_file(
     if "presence" in data:  # checked with the rest, so that `watcher check` names its mistakes
         from watcher.presence.accounts import parse_presence
 
-        presence = parse_presence(path, _child(root, "presence"), data.get("presence"))
+        where = _child(root, "presence")
+        presence = parse_presence(path, where, data.get("presence"), environment if secrets else None)
     return tuple(specs), settings, presence
 
 

@@ -86,6 +86,8 @@ class PresenceAccount:
     handle: str  # user@instance, a Bluesky handle, a feed URL; "" for `manual`
     base_url: str | None = None  # the API asked (None: the network's public one)
     line: int = 0
+    # a website's Matomo, for its visits: {"url", "site_id", "token"} (the token a secret)
+    matomo: Mapping[str, str] | None = None
 
     @property
     def key(self) -> str:

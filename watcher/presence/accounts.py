@@ -20,6 +20,7 @@ malformed handle, an account given twice (here or by two organisations).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +40,7 @@ PUBLIC_BLUESKY = "https://public.api.bsky.app"
 _MASTODON = re.compile(r"^@?([A-Za-z0-9_][A-Za-z0-9_.-]*)(?:@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?))?$")
 _BLUESKY = re.compile(r"^@?(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*$")
 _DID = re.compile(r"^did:(?:plc|web):[A-Za-z0-9._:%-]+$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _line(node: yaml.Node | None) -> int | None:
@@ -94,8 +96,13 @@ def base_url(account: PresenceAccount) -> str:
     return account.handle
 
 
-def parse_presence(path: str, node: yaml.Node | None, data: Any) -> tuple[Organisation, ...]:
-    """The `presence:` value of feeds.yaml (its node for lines). Raises ConfigError."""
+def parse_presence(
+    path: str, node: yaml.Node | None, data: Any, env: Mapping[str, str] | None = None
+) -> tuple[Organisation, ...]:
+    """The `presence:` value of feeds.yaml (its node for lines). Raises ConfigError.
+
+    `env`: the environment (and credentials file) the `${VAR}` of a Matomo token is read from;
+    None leaves it as written (the commands that use no secret)."""
     if data is None:
         return ()
     if not isinstance(data, list):
@@ -144,7 +151,7 @@ def parse_presence(path: str, node: yaml.Node | None, data: Any) -> tuple[Organi
             where = _line(value_node) or _line(key_node) or line
             if network not in NETWORKS:
                 raise ConfigError(path, where, f"unknown network {network!r} (one of: {', '.join(NETWORKS)})")
-            account = _account(path, where, name, str(network), value, value_node)
+            account = _account(path, where, name, str(network), value, value_node, env)
             if not account.manual:
                 ident = (account.network, normal_handle(account.network, account.handle))
                 if ident in seen:
@@ -157,17 +164,24 @@ def parse_presence(path: str, node: yaml.Node | None, data: Any) -> tuple[Organi
     return tuple(organisations)
 
 
-def _account(path: str, line: int, org: str, network: str, value: Any, node: yaml.Node | None) -> PresenceAccount:
+def _account(
+    path: str, line: int, org: str, network: str, value: Any, node: yaml.Node | None, env: Mapping[str, str] | None
+) -> PresenceAccount:
     base: str | None = None
+    matomo: dict[str, str] | None = None
     if isinstance(value, dict):
-        unknown = sorted(set(value) - {"handle", "base_url"})
+        allowed = {"handle", "base_url", "matomo"} if network == "website" else {"handle", "base_url"}
+        unknown = sorted(set(value) - allowed)
         if unknown:
             raise ConfigError(
                 path,
                 _line(_child(node, unknown[0], want_key=True)) or line,
-                f"unknown key {unknown[0]!r} in the {network} account of {org!r} (expected handle, base_url)",
+                f"unknown key {unknown[0]!r} in the {network} account of {org!r}"
+                f" (expected {', '.join(sorted(allowed))})",
             )
         handle, base = value.get("handle"), value.get("base_url")
+        if "matomo" in value:
+            matomo = _matomo(path, _line(_child(node, "matomo")) or line, value["matomo"], env)
         if base is not None and (not isinstance(base, str) or not _url(base)):
             raise ConfigError(path, _line(_child(node, "base_url")) or line, f"base_url {base!r} is not an http(s) URL")
     else:
@@ -182,7 +196,28 @@ def _account(path: str, line: int, org: str, network: str, value: Any, node: yam
         raise ConfigError(path, line, problem)
     if network in ("mastodon", "bluesky"):
         handle = normal_handle(network, handle)
-    return PresenceAccount(org, network, handle, base, line)
+    return PresenceAccount(org, network, handle, base, line, matomo)
+
+
+def _matomo(path: str, line: int, value: Any, env: Mapping[str, str] | None) -> dict[str, str]:
+    """`matomo: {url, site_id, token: ${MATOMO_TOKEN}}` of a website: where its visits are read."""
+    if not isinstance(value, dict) or set(value) != {"url", "site_id", "token"}:
+        raise ConfigError(path, line, "matomo needs url, site_id and token (token: ${MATOMO_TOKEN})")
+    url, site, token = value["url"], value["site_id"], value["token"]
+    if not isinstance(url, str) or not _url(url):
+        raise ConfigError(path, line, f"matomo url {url!r} is not an http(s) URL")
+    if isinstance(site, bool) or not isinstance(site, int) or site < 1:
+        raise ConfigError(path, line, "matomo site_id must be a whole number (the site's id in Matomo)")
+    if not isinstance(token, str) or not _ENV_REF.fullmatch(token.strip()):
+        raise ConfigError(
+            path, line, "matomo token must be ${A_VARIABLE} (from the environment or the credentials file)"
+        )
+    name = _ENV_REF.fullmatch(token.strip()).group(1)  # type: ignore[union-attr]
+    if env is not None:
+        if not env.get(name):
+            raise ConfigError(path, line, f"matomo token: ${{{name}}} is not set (environment or credentials file)")
+        token = env[name]
+    return {"url": url.rstrip("/"), "site_id": str(site), "token": token}
 
 
 def accounts_of(organisations: tuple[Organisation, ...]) -> list[PresenceAccount]:

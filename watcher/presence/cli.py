@@ -71,8 +71,8 @@ def presence(ctx: click.Context, since: str, as_json: bool, as_csv: bool) -> Non
         _print_text(table, since, states)
 
 
-def _config(env: Env) -> Config:
-    config = env.config()
+def _config(env: Env, secrets: bool = False) -> Config:
+    config = env.config(secrets=secrets)
     if not config.presence:
         fail(f"no `presence:` list in {env.feeds}: declare the organisations and their accounts (see README)", code=2)
     return config
@@ -157,7 +157,7 @@ def snapshot(env: Env, as_json: bool) -> None:
     from watcher.fetch import fetcher_for
     from watcher.presence.snapshot import AccountResult, run_snapshot
 
-    config = _config(env)
+    config = _config(env, secrets=True)  # a website's Matomo token
     show = not as_json and sys.stderr.isatty()
 
     def progress(result: AccountResult) -> None:

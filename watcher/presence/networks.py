@@ -14,10 +14,11 @@ never a crash. A count the answer lacks is None (unknown), never a made-up zero.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ class Profile:
     following: int | None
     posts: int | None
     account_id: str = ""  # Mastodon's account id (for its statuses), Bluesky's did
+    visits: tuple[tuple[date, int], ...] = ()  # a website's visits per month (Matomo), on the month's last day
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,33 @@ def _bluesky_links(record: Mapping[str, Any]) -> tuple[str, ...]:
         if isinstance(external, Mapping) and isinstance(external.get("uri"), str):
             links.append(external["uri"])
     return tuple(dict.fromkeys(u for u in links if u.startswith(("http://", "https://"))))
+
+
+# --- Matomo ------------------------------------------------------------------------------------
+
+
+def matomo_visits(data: Any, today: date) -> tuple[tuple[date, int], ...]:
+    """VisitsSummary.get over several periods: {"2026-10": {"nb_visits": 812, ...}, "2026-11": []}
+    (a period without data is an empty list: no figure, not a zero). A month's figure is dated
+    its last day (today for the current month)."""
+    if isinstance(data, Mapping) and data.get("result") == "error":
+        raise ShapeError(f"Matomo refused: {str(data.get('message') or '')[:200]}")
+    answer = _mapping(data, "Matomo answer")
+    found = []
+    for key, value in answer.items():
+        try:
+            if len(str(key)) == 7:
+                year, month = map(int, str(key).split("-"))
+                day = date(year, month, calendar.monthrange(year, month)[1])
+            else:
+                day = date.fromisoformat(str(key))
+        except ValueError:
+            raise ShapeError(f"Matomo period {str(key)[:20]!r} is not a month or a day") from None
+        if isinstance(value, list) and not value:
+            continue
+        visits = _count(_mapping(value, "Matomo period"), "nb_visits", required=True)
+        found.append((min(day, today), visits or 0))
+    return tuple(sorted(found))
 
 
 def unique(posts: Sequence[Post]) -> list[Post]:

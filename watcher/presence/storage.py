@@ -39,6 +39,7 @@ def save_snapshot(
         ):
             if value is not None:
                 rows.append((account, day.isoformat(), metric, value, "api"))
+        rows += [(account, d.isoformat(), "visits", n, "matomo") for d, n in profile.visits]
     with store.write() as conn:
         conn.executemany(
             "INSERT INTO presence_figures (account, day, metric, value, origin) VALUES (?, ?, ?, ?, ?) "
