@@ -174,3 +174,23 @@ def test_items_matched_again_for_their_language_are_scored_as_a_poll_scores_its_
     assert hit["keywords"] == ["coworking"]
     assert hit["score_breakdown"]["place"] > 0
     assert theme.NAME in hit["score_breakdown"]
+
+
+def test_a_query_added_later_makes_no_hit_of_an_item_in_a_language_the_watch_does_not_read(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    # `keywords add` matches the stored items again: those a poll would have left out stay out
+    server.route("/feed", Response(200, RSS, rss([FRENCH, ENGLISH])))
+    (tmp_path / "feeds.yaml").write_text(
+        f"settings:\n  language: fr\n  timeout: 5\nfeeds:\n{feed(server.url('/feed'))}", encoding="utf-8"
+    )
+    (tmp_path / "keywords.txt").write_text("fablab\n", encoding="utf-8")
+    args = ["--feeds", str(tmp_path / "feeds.yaml"), "--keywords", str(tmp_path / "keywords.txt")]
+    args += ["--db", str(tmp_path / "watch.db")]
+    for command in (["poll", "--all"], ["keywords", "add", "coworking"]):
+        result = CliRunner().invoke(main, [*args, *command])
+        assert result.exit_code == 0, result.output
+    assert "It matches 1 of the 2 items" in result.output
+    with Store(tmp_path / "watch.db") as store:
+        assert [h["url"] for h in store.hits()] == [FRENCH.link]
+        assert languages_of(store)[ENGLISH.link][1] == 0

@@ -1,7 +1,7 @@
 """Matching stored items against queries: what a new query would have found, and catching up on it.
 
 When a query is added to keywords.txt, the items stored in the recent past are matched against
-it, so the next digest already holds what it would have found. The score of an item is
+it, so the next digest already holds what it would have found (relevance.catch_up stores them). The score of an item is
 computed as of when it was first seen (the moment the poll scored it), so an old item does not
 lose points for having waited, and a score only ever goes up.
 """
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from watcher.match import compile_queries
 from watcher.score import score
-from watcher.store import Rematch, Store, parse_iso
+from watcher.store import parse_iso
 from watcher.types import Item, Query, QueryMatch
 
 
@@ -52,25 +51,6 @@ def find_matches(
         value, breakdown = score(item, all_matches, source_weight=weight, now=seen)
         found.append(Found(row, tuple(matches), value, breakdown))
     return found
-
-
-def catch_up(
-    store: Store,
-    wanted: Sequence[Query],
-    every_query: Sequence[Query],
-    source_weights: Mapping[str, float],
-    since: datetime | None,
-    *,
-    cluster_days: int = 3,
-    progress: Callable[[int], None] = lambda _n: None,
-) -> tuple[int, int]:
-    """Match the items stored since `since` against `wanted` and record what they match.
-
-    Returns (items that match, items changed in the store).
-    """
-    found = find_matches(store.items_since(since), wanted, every_query, source_weights, progress)
-    updates = [Rematch(f.row["id"], tuple(m.query.text for m in f.matches), f.score, f.breakdown) for f in found]
-    return len(found), store.add_matches(updates, cluster_days=cluster_days)
 
 
 def item_of_row(row: Mapping[str, Any]) -> Item:

@@ -123,8 +123,8 @@ def keywords_add(env: Env, query: tuple[str, ...], group: str | None, replace: s
     `coworking`: every hit would count twice) is refused and nothing is written (exit code 2);
     the message says how to replace the other one (--replace).
     """
-    from watcher.backfill import catch_up
     from watcher.keywords_file import add_query
+    from watcher.relevance import catch_up
 
     start = since_option(since)
     env.config()  # both files must be valid before one is changed
@@ -145,15 +145,7 @@ def keywords_add(env: Env, query: tuple[str, ...], group: str | None, replace: s
     with env.store() as store:
         total = store.count("first_seen >= :since", {"since": _iso(start)}) if start else store.count()
         with progress(total, "Matching stored items") as bar:
-            found, changed = catch_up(
-                store,
-                added,
-                config.queries,
-                source_weights(config),
-                start,
-                cluster_days=config.settings.cluster_days,
-                progress=bar,
-            )
+            found, changed = catch_up(store, config, added, start, datetime.now(UTC), progress=bar)
     click.echo(f"It matches {found} of the {total} items stored in the last {since}; {changed} hits updated.")
 
 

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from watcher import labels, place, theme
 from watcher.backfill import Found, find_matches, item_of_row
 from watcher.language import detect, reads
+from watcher.read import left_out
 from watcher.score import with_components
 from watcher.store import Rematch, Store
-from watcher.types import Config, Hit, ScoreComponent
+from watcher.types import Config, Hit, Query, ScoreComponent, SourceSpec
 
 log = logging.getLogger("watcher.relevance")
 
@@ -74,11 +75,51 @@ def _rematch_languages(store: Store, config: Config, now: datetime) -> int:
     if not rows:
         return 0
     weights = {f.name: f.weight for f in config.feeds}
-    found = find_matches(rows, config.queries, config.queries, weights)
+    found = _read(config, find_matches(rows, config.queries, config.queries, weights))
     changed = store.add_matches(_as_polled(store, config, found, now), cluster_days=config.settings.cluster_days)
     if changed:
         log.info("languages: %d stored items in a newly read language became hits", changed)
     return changed
+
+
+def catch_up(
+    store: Store,
+    config: Config,
+    wanted: Sequence[Query],
+    since: datetime | None,
+    now: datetime,
+    *,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> tuple[int, int]:
+    """Match the items stored since `since` against the queries `wanted` (just added) and record
+    what they match, as a poll would have: only items that one of their sources reads (their
+    language, its exclusions), scored with every query and the parts a poll adds.
+
+    Returns (items that match, items changed in the store).
+    """
+    weights = {f.name: f.weight for f in config.feeds}
+    found = _read(config, find_matches(store.items_since(since), wanted, config.queries, weights, progress))
+    changed = store.add_matches(_as_polled(store, config, found, now), cluster_days=config.settings.cluster_days)
+    return len(found), changed
+
+
+def _read(config: Config, found: Sequence[Found]) -> list[Found]:
+    """The matched items that a poll would have made hits (see `_is_read`)."""
+    specs = {f.name: f for f in config.feeds}
+    return [f for f in found if _is_read(specs, f.row)]
+
+
+def _is_read(specs: Mapping[str, SourceSpec], row: Mapping[str, Any]) -> bool:
+    """Whether one of the stored item's sources (or a source no longer configured) reads its
+    language and does not leave it out (exclude_domains, exclude_authors). The language is
+    detected now: an item that matched nothing when polled kept the one its source declared."""
+    item = item_of_row(row)
+    language = detect(item.title, item.text, item.language)
+    for name in row["sources"] or [""]:
+        spec = specs.get(name)
+        if spec is None or (reads(spec.languages, language) and not left_out(item, spec)):
+            return True
+    return False
 
 
 def _as_polled(store: Store, config: Config, found: Sequence[Found], now: datetime) -> list[Rematch]:
@@ -169,7 +210,7 @@ def after_poll(store: Store, config: Config, since: datetime, now: datetime) -> 
 
 def apply(store: Store, config: Config, model: theme.ThemeModel, rows: Sequence[Mapping[str, Any]]) -> int:
     """Score the stored items `rows` with the theme: hits get its component, close non-hits become related."""
-    languages = {f.name: f.languages for f in config.feeds}
+    specs = {f.name: f for f in config.feeds}
     updates: list[tuple[int, int, Mapping[str, float]]] = []
     for row in rows:
         closeness = model.closeness(row["title"], row["text"])
@@ -186,8 +227,7 @@ def apply(store: Store, config: Config, model: theme.ThemeModel, rows: Sequence[
             row["score"] == 0
             and row["state"] != "noise"
             and model.related(closeness)
-            # its language, detected now: only matching items had it detected when polled
-            and any(reads(languages.get(s), detect(row["title"], row["text"], row["language"])) for s in row["sources"])
+            and _is_read(specs, row)  # a poll would have read it (its language, its source's exclusions)
         ):
             related = ScoreComponent(theme.RELATED, theme.RELATED_POINTS)
             updates.append((row["id"], *with_components({}, [related, component])))

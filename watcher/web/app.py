@@ -449,8 +449,8 @@ def create_app(site: Site) -> Flask:
 
     @app.post("/keywords/add")
     def keywords_add() -> Any:
-        from watcher.backfill import catch_up
         from watcher.keywords_file import add_query
+        from watcher.relevance import catch_up
 
         need_config()
         text = (request.form.get("query") or "").strip()
@@ -464,14 +464,7 @@ def create_app(site: Site) -> Flask:
         found = 0
         if config:
             added = [q for q in config.queries if q.line == edit.line]
-            found, _ = catch_up(
-                g.store,
-                added,
-                config.queries,
-                {f.name: f.weight for f in config.feeds},
-                g.now - timedelta(days=30),
-                cluster_days=config.settings.cluster_days,
-            )
+            found, _ = catch_up(g.store, config, added, g.now - timedelta(days=30), g.now)
         notify_once(error or g.lab["added"].format(q=edit.query.text, found=found))
         return redirect(url_for("keywords"), code=303)
 
