@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from watcher.cli import CONTEXT, Env
 from watcher.hints import hint
+
+if TYPE_CHECKING:
+    from watcher.store import Store
+    from watcher.suggest import Labelled
 
 _LABELS = {
     "fr": {
@@ -197,6 +201,27 @@ _SUGGEST = {
 }
 
 
+def labelled_hits(store: Store) -> list[Labelled]:
+    """The labelled hits (noise marks, and picked, exported, relayed hits) as the suggestions see
+    them: for this command and the web page's suggestions."""
+    from watcher.feedback import domain_of
+    from watcher.suggest import Labelled
+    from watcher.triage import LABELS
+
+    return [
+        Labelled(
+            id=int(r["id"]),
+            title=r["title"] or "",
+            text=r["text"] or "",
+            sources=tuple(r["sources"]),
+            domain=domain_of(r["canonical_url"] or ""),
+            author=r["author"],
+            relevant=LABELS[r["state"]],
+        )
+        for r in store.labelled_hits(list(LABELS), None)
+    ]
+
+
 @click.command("suggest", context_settings=CONTEXT)
 @click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True, help="Suggestions shown.")
 @click.option("--apply", "apply_", type=click.IntRange(1), help="Write suggestion N to keywords.txt or feeds.yaml.")
@@ -211,9 +236,7 @@ def suggest(env: Env, limit: int, apply_: int | None, as_json: bool) -> None:
     feeds.yaml), with how many noise-marked and relevant hits it would have removed.
     --apply N writes suggestion N (files edited in place, atomically, comments kept).
     """
-    from watcher import feedback
     from watcher import suggest as sg
-    from watcher.triage import LABELS
 
     config = env.config()
     french = config.settings.language[:2] == "fr"
@@ -223,20 +246,8 @@ def suggest(env: Env, limit: int, apply_: int | None, as_json: bool) -> None:
         return "s" if (n > 1 if french else n != 1) else ""
 
     with env.store() as store:
-        rows = store.labelled_hits(list(LABELS), None)
+        labelled = labelled_hits(store)
         common = sg.common_words(store.recent_texts(COMMON_SAMPLE))
-    labelled = [
-        sg.Labelled(
-            id=int(r["id"]),
-            title=r["title"] or "",
-            text=r["text"] or "",
-            sources=tuple(r["sources"]),
-            domain=feedback.domain_of(r["canonical_url"] or ""),
-            author=r["author"],
-            relevant=LABELS[r["state"]],
-        )
-        for r in rows
-    ]
     found = sg.suggest(labelled, config.queries, limit=max(limit, apply_ or 0), common=common)
     if apply_ is not None:
         if apply_ > len(found):

@@ -837,24 +837,10 @@ def noise_counts(store: Store, since: datetime) -> dict[str, int]:
 
 def suggestions(store: Store, config: Config) -> list[Any]:
     """The exclusions of `watcher keywords suggest`, from the same labels and the same function."""
-    from watcher import feedback
     from watcher import suggest as sg
-    from watcher.cli_relevance import COMMON_SAMPLE
-    from watcher.triage import LABELS
+    from watcher.cli_relevance import COMMON_SAMPLE, labelled_hits
 
-    rows = store.labelled_hits(list(LABELS), None)
-    labelled = [
-        sg.Labelled(
-            id=int(r["id"]),
-            title=r["title"] or "",
-            text=r["text"] or "",
-            sources=tuple(r["sources"]),
-            domain=feedback.domain_of(r["canonical_url"] or ""),
-            author=r["author"],
-            relevant=LABELS[r["state"]],
-        )
-        for r in rows
-    ]
+    labelled = labelled_hits(store)
     if not any(not h.relevant for h in labelled):
         return []
     common = sg.common_words(store.recent_texts(COMMON_SAMPLE))
