@@ -171,3 +171,29 @@ def test_the_seed_count_that_keeps_the_cached_theme_is_the_count_learning_uses(
         assert both(store) == (python_count, python_count)
         assert triage.skip(store, [ids["https://news.example/on/1"]], now, noise=True).moved
         assert both(store) == (python_count - 1, python_count - 1)
+
+
+def test_what_the_theme_scores_again_is_the_polls_items_and_when_learned_anew_the_recent_hits(
+    tmp_path: Path,
+) -> None:
+    def at(days: float) -> str:
+        return (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    stored = {  # url: (first seen days ago, score)
+        "old-item": (10, 0),
+        "old-hit": (10, 30),
+        "older-hit": (30, 30),
+        "new-item": (0, 0),
+        "new-hit": (0, 40),
+    }
+    with Store(tmp_path / "watch.db") as store:
+        with store.write() as conn:
+            conn.executemany(
+                "INSERT INTO items (canonical_url, url, title, text, published, first_seen, score)"
+                " VALUES (?, ?, ?, '', ?, ?, ?)",
+                [(u, u, u, at(days), at(days), score) for u, (days, score) in stored.items()],
+            )
+        since = NOW - timedelta(minutes=1)
+        assert [r["url"] for r in store.items_to_rescore(since)] == ["new-item", "new-hit"]
+        again = store.items_to_rescore(since, hits_since=NOW - timedelta(days=relevance.RESCORE_DAYS))
+        assert [r["url"] for r in again] == ["old-hit", "new-item", "new-hit"]
