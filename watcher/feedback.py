@@ -30,6 +30,7 @@ from itertools import chain, repeat
 from urllib.parse import urlsplit
 
 from watcher.query import fold, singular
+from watcher.theme import STOP_WORDS
 
 MAX_POINTS = 20.0  # the part is within -MAX_POINTS..+MAX_POINTS
 MIN_LABELS = 20  # labels in all before the model is used ...
@@ -41,7 +42,7 @@ TEMPERATURE_SAMPLE = 2000  # held-out predictions the temperature is fitted on, 
 DEFAULT_TEMPERATURE = 4.0  # before there are labels enough to fit one
 TEMPERATURES = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 MODEL_VERSION = 1
-FEATURES_VERSION = 1  # change it with `features`: the features kept of labelled hits are cut again
+FEATURES_VERSION = 2  # change it with `features`: the features kept of labelled hits are cut again
 LEANING_MIN = 0.5  # log-odds: a feature shown as leaning one way is at least 1.65 times as likely there
 
 KINDS = {"w": "word", "s": "source", "d": "domain", "a": "author"}
@@ -66,7 +67,8 @@ _singular_of: dict[str, str] = {}  # words met so far -> their comparison key (a
 
 
 def features(ex: Example) -> set[str]:
-    """The item's features: `w:word` (folded, plural aside, at least MIN_WORD letters), `s:source`,
+    """The item's features: `w:word` (folded, plural aside, at least MIN_WORD letters, no function
+    word), `s:source`,
     `d:domain`, `a:author`."""
     keys = _singular_of
     if len(keys) > 500_000:  # never grows without bound in a long-running daemon
@@ -74,8 +76,8 @@ def features(ex: Example) -> set[str]:
     out = set()
     for w in set(_WORD.findall(fold(f"{ex.title} {ex.text[:TEXT_CHARS]}"))):
         key = keys.get(w)
-        if key is None:
-            key = keys[w] = singular(w) if not w.isdigit() else ""
+        if key is None:  # function words ("nous", "avec", "the") are about nothing, as for the theme
+            key = keys[w] = singular(w) if not w.isdigit() and w not in STOP_WORDS else ""
         if len(key) >= MIN_WORD:
             out.add("w:" + key)
     out.update("s:" + " ".join(s.split()) for s in ex.sources)
