@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from watcher.cli import CONTEXT, Env
 from watcher.hints import hint
-
-if TYPE_CHECKING:
-    from watcher.store import Store
-    from watcher.suggest import Labelled
 
 _LABELS = {
     "fr": {
@@ -165,62 +161,6 @@ def _as_json(model: Any, lean_for: Any, lean_against: Any, limit: int) -> dict[s
 
 # --- keywords suggest ----------------------------------------------------------------------------------
 
-COMMON_SAMPLE = 3000  # stored items read to know the common words (never proposed as exclusions)
-
-_SUGGEST = {
-    "fr": {
-        "from": "D'après {noise} résultat{ns} marqué{ns} hors sujet et {rel} retenu{rs} (retenus, exportés, relayés) :",
-        "word": "ajouter {exclusion} à « {target} »",
-        "phrase": "ajouter {exclusion} à « {target} »",
-        "domain": "laisser de côté le site {value} pour la source {target}",
-        "author": "laisser de côté l'auteur {value} pour la source {target}",
-        "counts": " : écarte {noise} hors sujet, {rel} retenu{rs}",
-        "apply": "Pour en appliquer une : `watcher keywords suggest --apply N`",
-        "none": (
-            "Aucune exclusion n'écarterait au moins {min} résultats marqués hors sujet sans écarter de résultats"
-            " retenus ({noise} marqué{ns} hors sujet jusqu'ici : `watcher relay skip --noise ID`)."
-        ),
-        "no_such": "il n'y a que {n} suggestion{s} : choisissez un numéro de 1 à {n}",
-        "kept": "Les résultats déjà enregistrés restent tels quels ; cela vaut à partir du prochain relevé.",
-    },
-    "en": {
-        "from": "From {noise} result{ns} marked as noise and {rel} relevant one{rs} (picked, exported, relayed):",
-        "word": "add {exclusion} to '{target}'",
-        "phrase": "add {exclusion} to '{target}'",
-        "domain": "leave out the site {value} for the source {target}",
-        "author": "leave out the author {value} for the source {target}",
-        "counts": ": removes {noise} noise, {rel} relevant",
-        "apply": "To apply one: `watcher keywords suggest --apply N`",
-        "none": (
-            "No exclusion would remove {min} results marked as noise or more without removing relevant ones"
-            " ({noise} marked as noise so far: `watcher relay skip --noise ID`)."
-        ),
-        "no_such": "there {are} only {n} suggestion{s}: choose a number from 1 to {n}",
-        "kept": "Stored hits stay as they are; it applies from the next poll.",
-    },
-}
-
-
-def labelled_hits(store: Store) -> list[Labelled]:
-    """The labelled hits (noise marks, and picked, exported, relayed hits) as the suggestions see
-    them: for this command and the web page's suggestions."""
-    from watcher.feedback import domain_of
-    from watcher.suggest import Labelled
-    from watcher.triage import LABELS
-
-    return [
-        Labelled(
-            id=int(r["id"]),
-            title=r["title"] or "",
-            text=r["text"] or "",
-            sources=tuple(r["sources"]),
-            domain=domain_of(r["canonical_url"] or ""),
-            author=r["author"],
-            relevant=LABELS[r["state"]],
-        )
-        for r in store.labelled_hits(list(LABELS), None)
-    ]
-
 
 @click.command("suggest", context_settings=CONTEXT)
 @click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True, help="Suggestions shown.")
@@ -236,19 +176,18 @@ def suggest(env: Env, limit: int, apply_: int | None, as_json: bool) -> None:
     feeds.yaml), with how many noise-marked and relevant hits it would have removed.
     --apply N writes suggestion N (files edited in place, atomically, comments kept).
     """
+    from watcher import labels
     from watcher import suggest as sg
 
     config = env.config()
-    french = config.settings.language[:2] == "fr"
-    lab = _SUGGEST["fr" if french else "en"]
+    language = config.settings.language
+    lab = sg.WORDING["fr" if language[:2] == "fr" else "en"]
 
     def s(n: int) -> str:
-        return "s" if (n > 1 if french else n != 1) else ""
+        return sg.plural(n, language)
 
     with env.store() as store:
-        labelled = labelled_hits(store)
-        common = sg.common_words(store.recent_texts(COMMON_SAMPLE))
-    found = sg.suggest(labelled, config.queries, limit=max(limit, apply_ or 0), common=common)
+        labelled, found = labels.suggestions(store, config.queries, max(limit, apply_ or 0))
     if apply_ is not None:
         if apply_ > len(found):
             n = len(found)
@@ -284,9 +223,7 @@ def suggest(env: Env, limit: int, apply_: int | None, as_json: bool) -> None:
         return
     click.echo(lab["from"].format(noise=noise, ns=s(noise), rel=rel, rs=s(rel)))
     for n, x in enumerate(found[:limit], 1):
-        what = lab[x.kind].format(exclusion=x.exclusion, target=x.target, value=x.value)
-        counts = lab["counts"].format(noise=x.noise, rel=x.relevant, rs=s(x.relevant))
-        click.echo(f"{n:>3}. {what}{counts}")
+        click.echo(f"{n:>3}. {sg.describe(x, language)}")
     click.echo(hint(lab["apply"]))
 
 

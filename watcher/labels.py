@@ -17,11 +17,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher import feedback
+from watcher import feedback, suggest
 from watcher.errors import StoreError
 from watcher.store import Store
 from watcher.triage import LABELS
-from watcher.types import Hit, Item
+from watcher.types import Hit, Item, Query
 
 log = logging.getLogger("watcher.labels")
 
@@ -131,3 +131,36 @@ def _warn(exc: Exception) -> None:
     if not _warned:
         log.warning("the score goes on without what the triage taught: %s", exc)
         _warned = True
+
+
+# --- what `keywords suggest` and the web page's suggestions read ---------------------------------------
+
+COMMON_SAMPLE = 3000  # stored items read to know the common words (never proposed as exclusions)
+
+
+def labelled_hits(store: Store) -> list[suggest.Labelled]:
+    """The labelled hits (noise marks, and picked, exported, relayed hits) as the suggestions see
+    them: for this command and the web page's suggestions."""
+    return [
+        suggest.Labelled(
+            id=int(r["id"]),
+            title=r["title"] or "",
+            text=r["text"] or "",
+            sources=tuple(r["sources"]),
+            domain=feedback.domain_of(r["canonical_url"] or ""),
+            author=r["author"],
+            relevant=LABELS[r["state"]],
+        )
+        for r in store.labelled_hits(list(LABELS), None)
+    ]
+
+
+def suggestions(
+    store: Store, queries: Sequence[Query], limit: int
+) -> tuple[list[suggest.Labelled], list[suggest.Suggestion]]:
+    """The labelled hits, and the exclusions they suggest (best first, at most `limit`)."""
+    labelled = labelled_hits(store)
+    if not any(not h.relevant for h in labelled):
+        return labelled, []
+    common = suggest.common_words(store.recent_texts(COMMON_SAMPLE))
+    return labelled, list(suggest.suggest(labelled, queries, limit=limit, common=common))

@@ -201,3 +201,51 @@ def _source_suggestions(hits: Sequence[Labelled]) -> list[Suggestion]:
             )
             out.append(Suggestion(kind, source, value, n, rel))
     return out
+
+
+WORDING = {  # what `keywords suggest` and the web page's keywords page say, by language
+    "fr": {
+        "from": "D'après {noise} résultat{ns} marqué{ns} hors sujet et {rel} retenu{rs} (retenus, exportés, relayés) :",
+        "word": "ajouter {exclusion} à « {target} »",
+        "phrase": "ajouter {exclusion} à « {target} »",
+        "domain": "laisser de côté le site {value} pour la source {target}",
+        "author": "laisser de côté l'auteur {value} pour la source {target}",
+        "counts": " : écarte {noise} hors sujet, {rel} retenu{rs}",
+        "apply": "Pour en appliquer une : `watcher keywords suggest --apply N`",
+        "none": (
+            "Aucune exclusion n'écarterait au moins {min} résultats marqués hors sujet sans écarter de résultats"
+            " retenus ({noise} marqué{ns} hors sujet jusqu'ici : `watcher relay skip --noise ID`)."
+        ),
+        "no_such": "il n'y a que {n} suggestion{s} : choisissez un numéro de 1 à {n}",
+        "kept": "Les résultats déjà enregistrés restent tels quels ; cela vaut à partir du prochain relevé.",
+    },
+    "en": {
+        "from": "From {noise} result{ns} marked as noise and {rel} relevant one{rs} (picked, exported, relayed):",
+        "word": "add {exclusion} to '{target}'",
+        "phrase": "add {exclusion} to '{target}'",
+        "domain": "leave out the site {value} for the source {target}",
+        "author": "leave out the author {value} for the source {target}",
+        "counts": ": removes {noise} noise, {rel} relevant",
+        "apply": "To apply one: `watcher keywords suggest --apply N`",
+        "none": (
+            "No exclusion would remove {min} results marked as noise or more without removing relevant ones"
+            " ({noise} marked as noise so far: `watcher relay skip --noise ID`)."
+        ),
+        "no_such": "there {are} only {n} suggestion{s}: choose a number from 1 to {n}",
+        "kept": "Stored hits stay as they are; it applies from the next poll.",
+    },
+}
+
+
+def plural(n: int, language: str) -> str:
+    """The plural "s" of a count: French reads 0 and 1 as singular, English only 1."""
+    return "s" if (n > 1 if language[:2] == "fr" else n != 1) else ""
+
+
+def describe(suggestion: Suggestion, language: str) -> str:
+    """A suggestion in words, with what it would have removed."""
+    lab = WORDING["fr" if language[:2] == "fr" else "en"]
+    what = lab[suggestion.kind].format(exclusion=suggestion.exclusion, target=suggestion.target, value=suggestion.value)
+    rs = plural(suggestion.relevant, language)
+    counts = lab["counts"].format(noise=suggestion.noise, rel=suggestion.relevant, rs=rs)
+    return what + counts

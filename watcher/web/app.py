@@ -837,24 +837,16 @@ def noise_counts(store: Store, since: datetime) -> dict[str, int]:
 
 def suggestions(store: Store, config: Config) -> list[Any]:
     """The exclusions of `watcher keywords suggest`, from the same labels and the same function."""
-    from watcher import suggest as sg
-    from watcher.cli_relevance import COMMON_SAMPLE, labelled_hits
+    from watcher.labels import suggestions as suggested
 
-    labelled = labelled_hits(store)
-    if not any(not h.relevant for h in labelled):
-        return []
-    common = sg.common_words(store.recent_texts(COMMON_SAMPLE))
-    return list(sg.suggest(labelled, config.queries, limit=SUGGESTIONS, common=common))
+    return suggested(store, config.queries, SUGGESTIONS)[1]
 
 
 def describe(suggestion: Any) -> str:
     """A suggestion in words, as `watcher keywords suggest` prints it."""
-    from watcher.cli_relevance import _SUGGEST
+    from watcher.suggest import describe as described
 
-    lab = _SUGGEST["fr" if g.language[:2] == "fr" else "en"]
-    what = lab[suggestion.kind].format(exclusion=suggestion.exclusion, target=suggestion.target, value=suggestion.value)
-    s = "s" if suggestion.relevant > 1 or (g.language[:2] != "fr" and suggestion.relevant != 1) else ""
-    return what + lab["counts"].format(noise=suggestion.noise, rel=suggestion.relevant, rs=s)
+    return described(suggestion, g.language)
 
 
 def apply_suggestion(site: Site, suggestion: Any) -> None:
